@@ -1,0 +1,51 @@
+// Reductions over arbitrary dimensions are done by moving the reduced dimensions last and making
+// the result contiguous: a [rows, cols] matrix whose rows are reduced. One copy, simple kernels.
+#pragma once
+#include <algorithm>
+#include <numeric>
+#include "engine/ops.h"
+
+namespace slimssl::cpu {
+
+struct Rows {
+  Tensor matrix;     // contiguous [rows, cols] (detached)
+  int64_t rows = 1, cols = 1;
+  Shape keep_shape;  // the output shape with reduced dims kept as 1
+  Shape drop_shape;  // the output shape with reduced dims removed
+};
+
+inline std::vector<int64_t> normalize_dims(std::vector<int64_t> dims, int64_t rank, const char* op) {
+  if (dims.empty()) {
+    dims.resize(rank);
+    std::iota(dims.begin(), dims.end(), 0);
+  }
+  for (auto& d : dims) d = wrap_dim(d, rank, op);
+  std::sort(dims.begin(), dims.end());
+  SLIMSSL_CHECK(std::adjacent_find(dims.begin(), dims.end()) == dims.end(), op, ": repeated dimension");
+  return dims;
+}
+
+inline Rows as_rows(const Tensor& x, const std::vector<int64_t>& dims_sorted) {
+  Rows r;
+  std::vector<int64_t> order;
+  std::vector<bool> reduced(x.dim(), false);
+  for (auto d : dims_sorted) reduced[d] = true;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (!reduced[d]) {
+      order.push_back(d);
+      r.rows *= x.size(d);
+      r.drop_shape.push_back(x.size(d));
+      r.keep_shape.push_back(x.size(d));
+    } else {
+      r.keep_shape.push_back(1);
+    }
+  }
+  for (auto d : dims_sorted) {
+    order.push_back(d);
+    r.cols *= x.size(d);
+  }
+  r.matrix = x.detach().permute(order).contiguous().reshape({r.rows, r.cols});
+  return r;
+}
+
+}  // namespace slimssl::cpu

@@ -1,0 +1,37 @@
+#include "tools/commands.h"
+#include <iostream>
+#include "engine/device.h"
+
+namespace slimssl::tools {
+
+int run_info(const std::vector<std::string>& args);
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> all = {
+      {"info", "show the build (CUDA or CPU only), the visible GPUs and the thread count", run_info},
+  };
+  return all;
+}
+
+const Command* find_command(const std::string& name) {
+  for (auto& c : commands())
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+void print_usage(std::ostream& os) {
+  os << "slimssl: pre-train small and slimmable networks with contrastive self-supervision\n\n"
+        "usage: slimssl <command> [options]\n"
+        "       slimssl --version | --help\n\ncommands:\n";
+  for (auto& c : commands()) os << "  " << c.name << std::string(10 - std::min<size_t>(c.name.size(), 9), ' ') << c.summary << "\n";
+}
+
+bool slimssl_built_with_cuda() {
+#ifdef SLIMSSL_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace slimssl::tools
