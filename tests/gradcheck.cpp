@@ -16,10 +16,14 @@ Tensor randu(const Shape& shape, uint64_t seed, double lo, double hi, DType dtyp
 
 Tensor noncontiguous(const Tensor& t) {
   if (t.dim() == 0) return t.detach().clone().detach();
+  // Every element sits two apart along the last dimension (stride 2), one past a poison value: a
+  // kernel that ignores strides reads 1e30s.
   Shape big = t.shape();
   big.back() = big.back() * 2 + 1;
-  Tensor buf = Tensor::full(big, 1e30, t.dtype());  // poison: a kernel that ignores strides reads it
-  Tensor v = buf.narrow(-1, 1, t.size(-1)).detach();
+  Tensor buf = Tensor::full(big, 1e30, t.dtype());
+  Shape strides = buf.strides();
+  strides.back() = 2;
+  Tensor v = buf.as_strided(t.shape(), strides, 1);
   v.copy_(t.detach());
   return v;
 }

@@ -11,8 +11,8 @@ namespace slimssl::testing {
 // Random float64 (or `dtype`) tensor with values in [lo, hi), from a fixed seed.
 Tensor randu(const Shape& shape, uint64_t seed, double lo = -1.0, double hi = 1.0, DType dtype = DType::F64);
 
-// The same values as `t` in a tensor whose strides are NOT contiguous (the view of a larger
-// buffer, last dimension padded), as a fresh leaf. Scalars are returned as a plain copy.
+// The same values as `t` in a tensor whose strides are NOT contiguous (every other element of a
+// larger buffer along the last dimension), as a fresh leaf. Scalars are returned as a plain copy.
 Tensor noncontiguous(const Tensor& t);
 
 // Largest |a - b| - rtol*|b| over all elements (<= atol means close). Shapes must match.

@@ -5,10 +5,12 @@
 namespace slimssl::tools {
 
 int run_info(const std::vector<std::string>& args);
+int run_models(const std::vector<std::string>& args);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
       {"info", "show the build (CUDA or CPU only), the visible GPUs and the thread count", run_info},
+      {"models", "parameters and MACs of every architecture at every width (--json)", run_models},
   };
   return all;
 }

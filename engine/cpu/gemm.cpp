@@ -1,12 +1,236 @@
-// Straightforward GEMM (row-parallel, k-outer so the inner loop streams contiguous rows).
+// The CPU backend's matrix multiply.
+//
+// float32 runs a cache-blocked, OpenMP-parallel SGEMM in the Goto/BLIS loop nest:
+//
+//   for jc  (NC columns of C)        pack B[pc:pc+KC, jc:jc+NC]  -> KC x NC panel, lives in L3
+//     for pc  (KC of the k dimension)
+//       for ic  (MC rows of C)       pack A[ic:ic+MC, pc:pc+KC]  -> MC x KC block, lives in L2
+//         for jr (NR), ir (MR)       micro-kernel: an MR x NR tile of C in registers, reading one
+//                                    KC x NR micro-panel of B (L1) and one MR x KC sliver of A
+//
+// Packing turns every transpose and leading dimension into the same unit-stride layout, so one
+// micro-kernel serves all four transpose cases; zero padding makes edge tiles regular (the kernel
+// always computes a full tile and only the valid part is written back).
+//
+// float64 (gradchecks on tiny shapes) uses the plain reference below, which is also the yardstick
+// the tests and the benchmark hold the blocked path to.
 #include "engine/cpu/gemm.h"
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
 #include <vector>
+#include <omp.h>
 
 namespace slimssl::cpu {
 namespace {
+
+// Register tile: 6 rows x 16 columns = 12 ymm accumulators, plus two for the B row and one for
+// the broadcast A value: 15 of the 16 ymm registers AVX2 has.
+constexpr int MR = 6;
+constexpr int NR = 16;
+// KC * NR * 4 B = 16 KiB of B micro-panel stays in L1 (48 KiB); MC * KC * 4 B = 144 KiB of packed A
+// stays in L2 (1 MiB); the KC x NC panel of B (4 MiB) in L3. MC is a multiple of MR, NC of NR.
+constexpr int64_t KC = 384;
+constexpr int64_t MC = 144;
+constexpr int64_t NC = 4096;
+// Below ~64^3 multiply-adds the fork/join of a parallel region costs more than it saves.
+constexpr int64_t kParallelWork = int64_t(1) << 18;
+// An operand is read in place rather than packed when the other side has at most this many
+// slivers (see sgemm_blocked).
+constexpr int64_t kDirectReuse = 3;
+
+// A 64-byte-aligned scratch buffer, kept per calling thread so repeated calls do not reallocate.
+struct Scratch {
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> buf;
+  size_t cap = 0;
+  float* get(size_t n) {
+    if (n > cap) {
+      size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+      buf.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+      if (!buf) throw std::bad_alloc();
+      cap = n;
+    }
+    return buf.get();
+  }
+};
+
+// op(A)[i, p] for row-major storage.
+inline float at_a(const float* a, int64_t lda, bool ta, int64_t i, int64_t p) {
+  return ta ? a[p * lda + i] : a[i * lda + p];
+}
+
+// Packs rows [i0, i0+MR) (mr of them valid) and k-range [p0, p0+kc) of op(A) as dst[p*MR + i].
+void pack_a_sliver(const float* a, int64_t lda, bool ta, int64_t i0, int64_t mr, int64_t p0,
+                   int64_t kc, float* dst) {
+  if (ta) {  // A stored [k, m]: for each p the MR values are contiguous
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = a + (p0 + p) * lda + i0;
+      float* d = dst + p * MR;
+      for (int64_t i = 0; i < mr; ++i) d[i] = src[i];
+      for (int64_t i = mr; i < MR; ++i) d[i] = 0.f;
+    }
+  } else {  // A stored [m, k]: MR rows streamed side by side
+    for (int64_t p = 0; p < kc; ++p) {
+      float* d = dst + p * MR;
+      for (int64_t i = 0; i < mr; ++i) d[i] = at_a(a, lda, false, i0 + i, p0 + p);
+      for (int64_t i = mr; i < MR; ++i) d[i] = 0.f;
+    }
+  }
+}
+
+// Packs columns [j0, j0+NR) (nr valid) and k-range [p0, p0+kc) of op(B) as dst[p*NR + j].
+void pack_b_sliver(const float* b, int64_t ldb, bool tb, int64_t j0, int64_t nr, int64_t p0,
+                   int64_t kc, float* dst) {
+  if (!tb) {  // B stored [k, n]: each row of the sliver is contiguous
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = b + (p0 + p) * ldb + j0;
+      float* d = dst + p * NR;
+      for (int64_t j = 0; j < nr; ++j) d[j] = src[j];
+      for (int64_t j = nr; j < NR; ++j) d[j] = 0.f;
+    }
+  } else {  // B stored [n, k]: walk each column's contiguous k run
+    if (nr < NR) std::fill(dst, dst + kc * NR, 0.f);
+    for (int64_t j = 0; j < nr; ++j) {
+      const float* src = b + (j0 + j) * ldb + p0;
+      for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = src[p];
+    }
+  }
+}
+
+// Eight floats as one value: GCC's generic vector extension, lowered to a ymm register under
+// -march=x86-64-v3 (plain loops over acc[6][16] made GCC's SLP vectorizer shuffle and spill).
+typedef float vec8 __attribute__((vector_size(32)));
+inline vec8 load8(const float* p) {
+  vec8 v;
+  std::memcpy(&v, p, sizeof v);  // unaligned load
+  return v;
+}
+inline void store8(float* p, vec8 v) { std::memcpy(p, &v, sizeof v); }
+
+// C[0:mr, 0:nr] = alpha * (A sliver . B sliver) + beta * C, reading A(i, p) = a[i * a_rs + p * a_ks]
+// and row p of B at b + p * b_ks: a packed sliver (a_rs = 1, a_ks = MR; b_ks = NR) or, when
+// packing would not pay, the caller's matrix itself. The 12 accumulators stay in registers for
+// the whole k loop; each step is 2 loads of B, 6 broadcasts of A, 12 FMAs.
+// beta == 0 never reads C, so an uninitialized output (NaN garbage) is overwritten cleanly.
+void micro_kernel(int64_t kc, const float* __restrict a, int64_t a_rs, int64_t a_ks, const float* __restrict b,
+                  int64_t b_ks, float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta) {
+  static_assert(NR == 16, "the kernel holds a row of the tile in two vec8");
+  vec8 acc0[MR] = {}, acc1[MR] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    const vec8 b0 = load8(b + p * b_ks), b1 = load8(b + p * b_ks + 8);
+    const float* acol = a + p * a_ks;
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const float x = acol[i * a_rs];
+      const vec8 av = {x, x, x, x, x, x, x, x};  // one vbroadcastss from memory
+      acc0[i] += av * b0;  // contracted to FMA (GCC's default -ffp-contract=fast)
+      acc1[i] += av * b1;
+    }
+  }
+  if (mr == MR && nr == NR) {
+    const vec8 va = {alpha, alpha, alpha, alpha, alpha, alpha, alpha, alpha};
+    const vec8 vb = {beta, beta, beta, beta, beta, beta, beta, beta};
+    for (int i = 0; i < MR; ++i) {
+      float* cr = c + i * ldc;
+      vec8 r0 = va * acc0[i], r1 = va * acc1[i];
+      if (beta != 0.f) {
+        r0 += vb * load8(cr);
+        r1 += vb * load8(cr + 8);
+      }
+      store8(cr, r0);
+      store8(cr + 8, r1);
+    }
+    return;
+  }
+  // Edge tile: only the valid mr x nr corner exists in C.
+  float acc[MR][NR];
+  for (int i = 0; i < MR; ++i) {
+    store8(&acc[i][0], acc0[i]);
+    store8(&acc[i][8], acc1[i]);
+  }
+  for (int64_t i = 0; i < mr; ++i) {
+    float* cr = c + i * ldc;
+    for (int64_t j = 0; j < nr; ++j)
+      cr[j] = beta == 0.f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * cr[j];
+  }
+}
+
+// C = beta * C (k == 0 or alpha == 0: the product contributes nothing, and A/B are not read).
+void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* cr = c + i * ldc;
+    for (int64_t j = 0; j < n; ++j) cr[j] = beta == 0.f ? 0.f : beta * cr[j];
+  }
+}
+
+void sgemm_blocked(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  // k is cut into equal blocks of at most KC (576 -> 3 x 192, not 256 + 256 + 64): a short last
+  // block would pay a full pass of C loads and stores for little arithmetic.
+  const int64_t k_blocks = (k + KC - 1) / KC;
+  const int64_t kc_max = (k + k_blocks - 1) / k_blocks;
+  const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
+  const int64_t nc_max = std::min(NC, (n + NR - 1) / NR * NR);
+  thread_local Scratch scratch_a, scratch_b;
+  // Packed A and B are shared by the team: every thread packs some slivers, then all compute.
+  float* pa = scratch_a.get(static_cast<size_t>(mc_max * kc_max));
+  float* pb = scratch_b.get(static_cast<size_t>(nc_max * kc_max));
+  const bool parallel = m * n * k >= kParallelWork && omp_get_max_threads() > 1;
+
+  // Packing pays for itself through reuse: every A sliver is read once per B sliver and vice
+  // versa. When the other side has only a couple of slivers (conv on a 4x4 map: n = 16), the copy
+  // costs as much as the product, so a row-major operand is read in place instead; its layout
+  // already gives the kernel what it needs (A: six rows walked side by side; B: 16 contiguous
+  // floats per k). Edge slivers are still packed, which zero-pads them.
+  const bool a_direct = !ta && (n + NR - 1) / NR <= kDirectReuse;
+  const bool b_direct = !tb && (m + MR - 1) / MR <= kDirectReuse;
+
+#pragma omp parallel if (parallel)
+  for (int64_t jc = 0; jc < n; jc += NC) {
+    const int64_t nc = std::min(NC, n - jc);
+    const int64_t n_slivers = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < k; pc += kc_max) {
+      const int64_t kc = std::min(kc_max, k - pc);
+      // The first k block applies the caller's beta; later ones accumulate onto it.
+      const float beta_eff = pc == 0 ? beta : 1.f;
+#pragma omp for schedule(static)
+      for (int64_t s = 0; s < n_slivers; ++s) {
+        const int64_t nr = std::min<int64_t>(NR, nc - s * NR);
+        if (!b_direct || nr < NR) pack_b_sliver(b, ldb, tb, jc + s * NR, nr, pc, kc, pb + s * NR * kc);
+      }
+      for (int64_t ic = 0; ic < m; ic += MC) {
+        const int64_t mc = std::min(MC, m - ic);
+        const int64_t m_slivers = (mc + MR - 1) / MR;
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < m_slivers; ++r) {
+          const int64_t mr = std::min<int64_t>(MR, mc - r * MR);
+          if (!a_direct || mr < MR) pack_a_sliver(a, lda, ta, ic + r * MR, mr, pc, kc, pa + r * MR * kc);
+        }
+        // Tiles in jr-major order: a thread's consecutive tiles share one B micro-panel (in L1)
+        // and sweep the A block (in L2). The implicit barrier keeps pa intact until all are done.
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < n_slivers * m_slivers; ++t) {
+          const int64_t s = t / m_slivers, r = t % m_slivers;
+          const int64_t mr = std::min<int64_t>(MR, mc - r * MR), nr = std::min<int64_t>(NR, nc - s * NR);
+          const int64_t i0 = ic + r * MR, j0 = jc + s * NR;
+          const bool ad = a_direct && mr == MR, bd = b_direct && nr == NR;
+          micro_kernel(kc, ad ? a + i0 * lda + pc : pa + r * MR * kc, ad ? lda : 1, ad ? 1 : MR,
+                       bd ? b + pc * ldb + j0 : pb + s * NR * kc, bd ? ldb : NR, c + i0 * ldc + j0, ldc, mr, nr,
+                       alpha, beta_eff);
+        }
+      }
+    }
+  }
+}
+
 template <class T>
-void gemm_ref(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
-              const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+void gemm_ref_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                   const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
 #pragma omp parallel for if (m * n * k > (1 << 15))
   for (int64_t i = 0; i < m; ++i) {
     std::vector<T> row(n, T(0));
@@ -24,15 +248,27 @@ void gemm_ref(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const 
     for (int64_t j = 0; j < n; ++j) cr[j] = alpha * row[j] + (beta == T(0) ? T(0) : beta * cr[j]);
   }
 }
+
 }  // namespace
 
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  gemm_ref(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0.f) return scale_c(m, n, beta, c, ldc);
+  sgemm_blocked(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
           const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  gemm_ref(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  gemm_ref_impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm_ref(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+              const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  gemm_ref_impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+void gemm_ref(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
+              int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  gemm_ref_impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace slimssl::cpu

@@ -4,6 +4,7 @@
 // rows over OpenMP threads.
 #pragma once
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 #include <omp.h>

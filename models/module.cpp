@@ -1,0 +1,99 @@
+#include "models/module.h"
+
+namespace slimssl::models {
+
+namespace {
+thread_local MacCounter* g_counter = nullptr;
+}
+
+MacCounter::MacCounter() : previous_(g_counter) { g_counter = this; }
+MacCounter::~MacCounter() { g_counter = previous_; }
+void MacCounter::add(int64_t n) {
+  if (g_counter) g_counter->macs_ += n;
+}
+
+Tensor Module::register_parameter(const std::string& name, Tensor t) {
+  t.set_requires_grad(true);
+  t.set_name(name);
+  params_.emplace_back(name, t);
+  return t;
+}
+
+Tensor Module::register_buffer(const std::string& name, Tensor t) {
+  t.set_name(name);
+  buffers_.emplace_back(name, t);
+  return t;
+}
+
+void Module::collect(const std::string& prefix, bool params, NamedTensors& out) const {
+  for (auto& [n, t] : params ? params_ : buffers_) out.emplace_back(prefix + n, t);
+  // An unnamed child's tensors appear without a prefix (a wrapper that keeps its inner names).
+  for (auto& [n, c] : children_) c->collect(n.empty() ? prefix : prefix + n + ".", params, out);
+}
+
+NamedTensors Module::named_parameters() const {
+  NamedTensors out;
+  collect("", true, out);
+  return out;
+}
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
+  collect("", false, out);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [n, t] : named_parameters()) out.push_back(t);
+  return out;
+}
+
+std::vector<Tensor> Module::decay_parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [n, t] : named_parameters())
+    if (t.dim() >= 2) out.push_back(t);
+  return out;
+}
+
+std::vector<Tensor> Module::no_decay_parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [n, t] : named_parameters())
+    if (t.dim() < 2) out.push_back(t);
+  return out;
+}
+
+int64_t Module::parameter_count() const {
+  int64_t n = 0;
+  for (auto& [name, t] : named_parameters()) n += t.numel();
+  return n;
+}
+
+int64_t Module::parameters_at(int wi) const {
+  int64_t n = 0;
+  for (auto& [name, t] : params_) n += t.numel();
+  for (auto& [name, c] : children_) n += c->parameters_at(wi);
+  return n;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [n, c] : children_) c->train(on);
+}
+
+void Module::zero_grad() const {
+  for (auto& [n, t] : named_parameters()) t.zero_grad();
+}
+
+void Sequential::add(std::shared_ptr<Layer> layer) {
+  register_module(std::to_string(layers_.size()), layer);
+  layers_.push_back(std::move(layer));
+}
+
+Tensor Sequential::forward(const Tensor& x, int wi) {
+  Tensor h = x;
+  for (auto& l : layers_) h = l->forward(h, wi);
+  return h;
+}
+
+}  // namespace slimssl::models

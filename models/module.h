@@ -1,0 +1,89 @@
+// Module: a tree of named parameters, buffers and child modules, with train/eval mode.
+// Names are dotted paths (torchvision's and timm's conventions) so checkpoints map onto PyTorch.
+//
+// Every slimmable module runs at a width given as an argument of forward: the index `wi` into the
+// model's descending width list (0 = full width). There is no hidden global width state.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+#include "engine/ops.h"
+
+namespace slimssl::models {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+ public:
+  virtual ~Module() = default;
+
+  NamedTensors named_parameters() const;
+  NamedTensors named_buffers() const;
+  std::vector<Tensor> parameters() const;
+  // Parameters that get weight decay (rank >= 2: conv and linear weights) and those that do not
+  // (norm affine parameters, biases, embeddings' 1-d tensors).
+  std::vector<Tensor> decay_parameters() const;
+  std::vector<Tensor> no_decay_parameters() const;
+  int64_t parameter_count() const;
+  // Parameters that the sub-network at width index `wi` actually uses (its slices, its own BN).
+  // Plain modules use all their parameters; slimmable layers override.
+  virtual int64_t parameters_at(int wi) const;
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  void zero_grad() const;
+
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
+
+ protected:
+  // Registers a parameter (made a leaf that requires grad) under `name`; returns it.
+  Tensor register_parameter(const std::string& name, Tensor t);
+  Tensor register_buffer(const std::string& name, Tensor t);
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    children_.emplace_back(name, m);
+    return m;
+  }
+
+ private:
+  void collect(const std::string& prefix, bool params, NamedTensors& out) const;
+  NamedTensors params_, buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+// A module with a width-indexed forward pass.
+class Layer : public Module {
+ public:
+  virtual Tensor forward(const Tensor& x, int wi) = 0;
+};
+
+// Children run in order; named "0", "1", ... like torch.nn.Sequential.
+class Sequential : public Layer {
+ public:
+  void add(std::shared_ptr<Layer> layer);
+  Tensor forward(const Tensor& x, int wi) override;
+  size_t size() const { return layers_.size(); }
+  const std::shared_ptr<Layer>& at(size_t i) const { return layers_[i]; }
+
+ private:
+  std::vector<std::shared_ptr<Layer>> layers_;
+};
+
+// Counts multiply-accumulates of conv and linear layers during forward passes in its scope
+// (one per thread); `slimssl models` measures MACs by running the real modules under it.
+class MacCounter {
+ public:
+  MacCounter();
+  ~MacCounter();
+  int64_t macs() const { return macs_; }
+  static void add(int64_t n);  // called by layers; no-op outside a counter's scope
+
+ private:
+  int64_t macs_ = 0;
+  MacCounter* previous_;
+};
+
+}  // namespace slimssl::models
