@@ -1,6 +1,7 @@
 // The CPU backend's matrix multiply.
 //
-// float32 runs a cache-blocked, OpenMP-parallel SGEMM in the Goto/BLIS loop nest:
+// float32 runs a cache-blocked SGEMM in the Goto/BLIS loop nest, one per thread on a band of C
+// (sgemm_blocked says why bands):
 //
 //   for jc  (NC columns of C)        pack B[pc:pc+KC, jc:jc+NC]  -> KC x NC panel, lives in L3
 //     for pc  (KC of the k dimension)
@@ -10,7 +11,9 @@
 //
 // Packing turns every transpose and leading dimension into the same unit-stride layout, so one
 // micro-kernel serves all four transpose cases; zero padding makes edge tiles regular (the kernel
-// always computes a full tile and only the valid part is written back).
+// always computes a full tile and only the valid part is written back). One exception: packing
+// is skipped for a row-major operand that the other side would reuse only a few times (see
+// sgemm_serial), since then the copy costs as much as the arithmetic.
 //
 // float64 (gradchecks on tiny shapes) uses the plain reference below, which is also the yardstick
 // the tests and the benchmark hold the blocked path to.
@@ -30,15 +33,17 @@ namespace {
 // the broadcast A value: 15 of the 16 ymm registers AVX2 has.
 constexpr int MR = 6;
 constexpr int NR = 16;
-// KC * NR * 4 B = 16 KiB of B micro-panel stays in L1 (48 KiB); MC * KC * 4 B = 144 KiB of packed A
-// stays in L2 (1 MiB); the KC x NC panel of B (4 MiB) in L3. MC is a multiple of MR, NC of NR.
-constexpr int64_t KC = 384;
+// KC * NR * 4 B = 24 KiB of B micro-panel stays in L1 (48 KiB on the Zen 5 this was tuned on);
+// MC * KC * 4 B = 216 KiB of packed A in L2 (1 MiB); the KC x NC panel of B (6 MiB) in L3.
+// MC is a multiple of MR, NC of NR. (KC 256 measured the same on squares, a little slower on
+// conv shapes; docs/cpu_gemm.md.)
+constexpr int64_t KC = 256;
 constexpr int64_t MC = 144;
 constexpr int64_t NC = 4096;
 // Below ~64^3 multiply-adds the fork/join of a parallel region costs more than it saves.
 constexpr int64_t kParallelWork = int64_t(1) << 18;
 // An operand is read in place rather than packed when the other side has at most this many
-// slivers (see sgemm_blocked).
+// slivers (see sgemm_serial).
 constexpr int64_t kDirectReuse = 3;
 
 // A 64-byte-aligned scratch buffer, kept per calling thread so repeated calls do not reallocate.
@@ -59,11 +64,6 @@ struct Scratch {
   }
 };
 
-// op(A)[i, p] for row-major storage.
-inline float at_a(const float* a, int64_t lda, bool ta, int64_t i, int64_t p) {
-  return ta ? a[p * lda + i] : a[i * lda + p];
-}
-
 // Packs rows [i0, i0+MR) (mr of them valid) and k-range [p0, p0+kc) of op(A) as dst[p*MR + i].
 void pack_a_sliver(const float* a, int64_t lda, bool ta, int64_t i0, int64_t mr, int64_t p0,
                    int64_t kc, float* dst) {
@@ -75,9 +75,10 @@ void pack_a_sliver(const float* a, int64_t lda, bool ta, int64_t i0, int64_t mr,
       for (int64_t i = mr; i < MR; ++i) d[i] = 0.f;
     }
   } else {  // A stored [m, k]: MR rows streamed side by side
+    const float* src = a + i0 * lda + p0;
     for (int64_t p = 0; p < kc; ++p) {
       float* d = dst + p * MR;
-      for (int64_t i = 0; i < mr; ++i) d[i] = at_a(a, lda, false, i0 + i, p0 + p);
+      for (int64_t i = 0; i < mr; ++i) d[i] = src[i * lda + p];
       for (int64_t i = mr; i < MR; ++i) d[i] = 0.f;
     }
   }
@@ -168,8 +169,9 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
   }
 }
 
-void sgemm_blocked(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+// One thread's GEMM: the loop nest of the header comment on its own, no synchronization.
+void sgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   // k is cut into equal blocks of at most KC (576 -> 3 x 192, not 256 + 256 + 64): a short last
   // block would pay a full pass of C loads and stores for little arithmetic.
   const int64_t k_blocks = (k + KC - 1) / KC;
@@ -177,20 +179,17 @@ void sgemm_blocked(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alph
   const int64_t mc_max = std::min(MC, (m + MR - 1) / MR * MR);
   const int64_t nc_max = std::min(NC, (n + NR - 1) / NR * NR);
   thread_local Scratch scratch_a, scratch_b;
-  // Packed A and B are shared by the team: every thread packs some slivers, then all compute.
   float* pa = scratch_a.get(static_cast<size_t>(mc_max * kc_max));
   float* pb = scratch_b.get(static_cast<size_t>(nc_max * kc_max));
-  const bool parallel = m * n * k >= kParallelWork && omp_get_max_threads() > 1;
 
   // Packing pays for itself through reuse: every A sliver is read once per B sliver and vice
-  // versa. When the other side has only a couple of slivers (conv on a 4x4 map: n = 16), the copy
+  // versa. When the other side has only a few slivers (conv on a 4x4 map: n = 16), the copy
   // costs as much as the product, so a row-major operand is read in place instead; its layout
   // already gives the kernel what it needs (A: six rows walked side by side; B: 16 contiguous
   // floats per k). Edge slivers are still packed, which zero-pads them.
   const bool a_direct = !ta && (n + NR - 1) / NR <= kDirectReuse;
   const bool b_direct = !tb && (m + MR - 1) / MR <= kDirectReuse;
 
-#pragma omp parallel if (parallel)
   for (int64_t jc = 0; jc < n; jc += NC) {
     const int64_t nc = std::min(NC, n - jc);
     const int64_t n_slivers = (nc + NR - 1) / NR;
@@ -198,7 +197,6 @@ void sgemm_blocked(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alph
       const int64_t kc = std::min(kc_max, k - pc);
       // The first k block applies the caller's beta; later ones accumulate onto it.
       const float beta_eff = pc == 0 ? beta : 1.f;
-#pragma omp for schedule(static)
       for (int64_t s = 0; s < n_slivers; ++s) {
         const int64_t nr = std::min<int64_t>(NR, nc - s * NR);
         if (!b_direct || nr < NR) pack_b_sliver(b, ldb, tb, jc + s * NR, nr, pc, kc, pb + s * NR * kc);
@@ -206,24 +204,54 @@ void sgemm_blocked(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alph
       for (int64_t ic = 0; ic < m; ic += MC) {
         const int64_t mc = std::min(MC, m - ic);
         const int64_t m_slivers = (mc + MR - 1) / MR;
-#pragma omp for schedule(static)
         for (int64_t r = 0; r < m_slivers; ++r) {
           const int64_t mr = std::min<int64_t>(MR, mc - r * MR);
           if (!a_direct || mr < MR) pack_a_sliver(a, lda, ta, ic + r * MR, mr, pc, kc, pa + r * MR * kc);
         }
-        // Tiles in jr-major order: a thread's consecutive tiles share one B micro-panel (in L1)
-        // and sweep the A block (in L2). The implicit barrier keeps pa intact until all are done.
-#pragma omp for schedule(static)
-        for (int64_t t = 0; t < n_slivers * m_slivers; ++t) {
-          const int64_t s = t / m_slivers, r = t % m_slivers;
-          const int64_t mr = std::min<int64_t>(MR, mc - r * MR), nr = std::min<int64_t>(NR, nc - s * NR);
-          const int64_t i0 = ic + r * MR, j0 = jc + s * NR;
-          const bool ad = a_direct && mr == MR, bd = b_direct && nr == NR;
-          micro_kernel(kc, ad ? a + i0 * lda + pc : pa + r * MR * kc, ad ? lda : 1, ad ? 1 : MR,
-                       bd ? b + pc * ldb + j0 : pb + s * NR * kc, bd ? ldb : NR, c + i0 * ldc + j0, ldc, mr, nr,
-                       alpha, beta_eff);
+        // jr outer, ir inner: one B micro-panel stays in L1 while the A block (L2) streams past.
+        for (int64_t s = 0; s < n_slivers; ++s) {
+          for (int64_t r = 0; r < m_slivers; ++r) {
+            const int64_t mr = std::min<int64_t>(MR, mc - r * MR), nr = std::min<int64_t>(NR, nc - s * NR);
+            const int64_t i0 = ic + r * MR, j0 = jc + s * NR;
+            const bool ad = a_direct && mr == MR, bd = b_direct && nr == NR;
+            micro_kernel(kc, ad ? a + i0 * lda + pc : pa + r * MR * kc, ad ? lda : 1, ad ? 1 : MR,
+                         bd ? b + pc * ldb + j0 : pb + s * NR * kc, bd ? ldb : NR, c + i0 * ldc + j0, ldc, mr,
+                         nr, alpha, beta_eff);
+          }
         }
       }
+    }
+  }
+}
+
+// Threads split C into bands (of columns when m <= n, else of rows), whole register tiles each,
+// and run sgemm_serial on their band with their own packing buffers. A band split repacks the
+// smaller operand once per thread, but needs no barrier: the one sync is the region's end. (Shared
+// packing, BLIS-style, needs three barriers per cache block; on this 2-core machine, shared with
+// other processes, a thread that is preempted at a barrier stalls the other for a whole time
+// slice, and the GEMM collapsed to a few GFLOP/s. See docs/cpu_gemm.md.)
+void sgemm_blocked(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const bool by_columns = m <= n;
+  const int64_t units = by_columns ? (n + NR - 1) / NR : (m + MR - 1) / MR;
+  int64_t threads = std::min<int64_t>(omp_get_max_threads(), units);
+  // Inside another parallel region (conv runs one image per thread) a nested team would get one
+  // thread anyway; small products are not worth a fork/join.
+  if (omp_in_parallel() || m * n * k < kParallelWork) threads = 1;
+  if (threads <= 1) return sgemm_serial(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+#pragma omp parallel num_threads(static_cast<int>(threads))
+  {
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t u0 = units * t / nt, u1 = units * (t + 1) / nt;
+    if (by_columns) {
+      const int64_t j0 = u0 * NR, j1 = std::min(n, u1 * NR);
+      if (j1 > j0)
+        sgemm_serial(ta, tb, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc);
+    } else {
+      const int64_t i0 = u0 * MR, i1 = std::min(m, u1 * MR);
+      if (i1 > i0)
+        sgemm_serial(ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + i0 * lda, lda, b, ldb, beta, c + i0 * ldc, ldc);
     }
   }
 }

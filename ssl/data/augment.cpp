@@ -12,7 +12,7 @@ constexpr float kGrayR = 0.299f, kGrayG = 0.587f, kGrayB = 0.114f;  // ITU-R 601
 
 float clamp01(float v) { return std::min(1.0f, std::max(0.0f, v)); }
 
-// One output axis of the resample: output i reads source i0 and i1 with weight w on i1.
+// One output axis of the resample: output o reads source i0 and i1 with weight w on i1.
 struct Axis {
   std::vector<int> i0, i1;
   std::vector<float> w;
@@ -20,8 +20,7 @@ struct Axis {
 
 // Source coordinate of output o: lo + (o + offset + 0.5) * len / resized - 0.5, clamped to the
 // region [lo, lo + len - 1] (the region is cropped out before resizing, so its edge repeats).
-Axis make_axis(int size, int lo, int len, int resized, int offset, bool mirror) {
-  Axis a;
+void make_axis(Axis& a, int size, int lo, int len, int resized, int offset, bool mirror) {
   a.i0.resize(size);
   a.i1.resize(size);
   a.w.resize(size);
@@ -36,65 +35,43 @@ Axis make_axis(int size, int lo, int len, int resized, int offset, bool mirror) 
     a.i1[o] = std::min(i0 + 1, hi);
     a.w[o] = s - static_cast<float>(i0);
   }
-  return a;
 }
 
-// Bilinear resample into CHW floats in [0, 1]; a 1-channel source replicated to `out_c` channels.
-void resample(const uint8_t* image, int W, int C, const ViewParams& v, int S, int out_c, float* out) {
-  Axis ay = make_axis(S, v.top, v.height, v.resized_h, v.offset_y, false);
-  Axis ax = make_axis(S, v.left, v.width, v.resized_w, v.offset_x, v.flip);
+// Bilinear resample into CHW floats in [0, 1]; the channel count is a template argument so the
+// inner loop is unrolled.
+template <int C>
+void resample_rows(const uint8_t* image, int W, const Axis& ay, const Axis& ax, int S, float* out) {
   const int64_t plane = int64_t(S) * S;
   for (int y = 0; y < S; ++y) {
     const uint8_t* r0 = image + int64_t(ay.i0[y]) * W * C;
     const uint8_t* r1 = image + int64_t(ay.i1[y]) * W * C;
     const float wy = ay.w[y];
+    float* o = out + int64_t(y) * S;
     for (int x = 0; x < S; ++x) {
       const int a = ax.i0[x] * C, b = ax.i1[x] * C;
       const float wx = ax.w[x];
       for (int c = 0; c < C; ++c) {
         float top = r0[a + c] + wx * (r0[b + c] - r0[a + c]);
         float bot = r1[a + c] + wx * (r1[b + c] - r1[a + c]);
-        out[c * plane + int64_t(y) * S + x] = (top + wy * (bot - top)) * (1.0f / 255.0f);
+        o[c * plane + x] = (top + wy * (bot - top)) * (1.0f / 255.0f);
       }
     }
   }
+}
+
+// A 1-channel source is replicated to `out_c` channels.
+void resample(const uint8_t* image, int W, int C, const ViewParams& v, int S, int out_c, float* out) {
+  thread_local Axis ay, ax;  // reused: a view is rendered many times per second per thread
+  make_axis(ay, S, v.top, v.height, v.resized_h, v.offset_y, false);
+  make_axis(ax, S, v.left, v.width, v.resized_w, v.offset_x, v.flip);
+  if (C == 3) resample_rows<3>(image, W, ay, ax, S, out);
+  else resample_rows<1>(image, W, ay, ax, S, out);
+  const int64_t plane = int64_t(S) * S;
   for (int c = C; c < out_c; ++c) std::copy(out, out + plane, out + c * plane);  // gray -> RGB
 }
 
 float gray_at(const float* img, int64_t hw, int64_t i) {
   return kGrayR * img[i] + kGrayG * img[hw + i] + kGrayB * img[2 * hw + i];
-}
-
-// torchvision's _rgb2hsv / _hsv2rgb, one pixel.
-void shift_hue(float& r, float& g, float& b, float shift) {
-  float maxc = std::max(r, std::max(g, b)), minc = std::min(r, std::min(g, b));
-  float cr = maxc - minc;
-  bool flat = maxc == minc;
-  float s = cr / (flat ? 1.0f : maxc);
-  float div = flat ? 1.0f : cr;
-  float rc = (maxc - r) / div, gc = (maxc - g) / div, bc = (maxc - b) / div;
-  float h;
-  if (maxc == r) h = bc - gc;
-  else if (maxc == g) h = 2.0f + rc - bc;
-  else h = 4.0f + gc - rc;
-  if (flat) h = 0.0f;
-  h = std::fmod(h / 6.0f + 1.0f, 1.0f);
-  h = h + shift;
-  h = h - std::floor(h);  // Python's % 1.0: into [0, 1)
-  float v = maxc;
-  float h6 = h * 6.0f;
-  float i = std::floor(h6);
-  float f = h6 - i;
-  int sector = static_cast<int>(i) % 6;
-  float p = clamp01(v * (1.0f - s)), q = clamp01(v * (1.0f - s * f)), t = clamp01(v * (1.0f - s * (1.0f - f)));
-  switch (sector) {
-    case 0: r = v, g = t, b = p; break;
-    case 1: r = q, g = v, b = p; break;
-    case 2: r = p, g = v, b = t; break;
-    case 3: r = p, g = q, b = v; break;
-    case 4: r = t, g = p, b = v; break;
-    default: r = v, g = p, b = q; break;
-  }
 }
 
 int reflect(int i, int n) {
@@ -166,9 +143,37 @@ void adjust_saturation(float* img, int C, int64_t hw, float factor) {
   }
 }
 
+// torchvision's _rgb2hsv, the shift (mod 1), and back; hsv -> rgb in the branch-free form
+// f(n) = v - v s clamp(min(k, 4 - k), 0, 1), k = (n + 6h) mod 6, for n = 5, 3, 1 (r, g, b),
+// which equals torchvision's six-sector table and maps directly to a GPU thread per pixel.
 void adjust_hue(float* img, int C, int64_t hw, float shift) {
   if (C != 3) return;
-  for (int64_t i = 0; i < hw; ++i) shift_hue(img[i], img[hw + i], img[2 * hw + i], shift);
+  float* R = img;
+  float* G = img + hw;
+  float* B = img + 2 * hw;
+  for (int64_t i = 0; i < hw; ++i) {
+    const float r = R[i], g = G[i], b = B[i];
+    const float maxc = std::max(r, std::max(g, b)), minc = std::min(r, std::min(g, b));
+    const float cr = maxc - minc;
+    // torchvision's where(eqc, 1, ...): a gray pixel divides by 1 and gets hue 0, saturation 0
+    const float inv = 1.0f / (cr > 0.0f ? cr : 1.0f);
+    const float hr = (g - b) * inv, hg = 2.0f + (b - r) * inv, hb = 4.0f + (r - g) * inv;
+    float h = maxc == r ? hr : (maxc == g ? hg : hb);
+    h = h * (1.0f / 6.0f) + 1.0f;
+    h = h - std::floor(h) + shift;
+    h = h - std::floor(h);
+    const float s = cr / (maxc > 0.0f ? maxc : 1.0f);
+    const float h6 = h * 6.0f, vs = maxc * s;
+    auto channel = [&](float n) {
+      float k = n + h6;
+      k = k >= 6.0f ? k - 6.0f : k;
+      float t = std::max(0.0f, std::min(std::min(k, 4.0f - k), 1.0f));
+      return maxc - vs * t;
+    };
+    R[i] = channel(5.0f);
+    G[i] = channel(3.0f);
+    B[i] = channel(1.0f);
+  }
 }
 
 void to_grayscale(float* img, int C, int64_t hw) {
@@ -177,7 +182,7 @@ void to_grayscale(float* img, int C, int64_t hw) {
 }
 
 // Separable Gaussian, reflect padding (torchvision's gaussian_blur); weights from the same
-// portable_exp a GPU kernel uses.
+// portable_exp a GPU kernel uses. Each pass runs over whole rows so the inner loop vectorizes.
 void gaussian_blur(float* img, int C, int size, int kernel, float sigma) {
   const int half = kernel / 2;
   std::vector<float> w(kernel);
@@ -188,21 +193,25 @@ void gaussian_blur(float* img, int C, int size, int kernel, float sigma) {
     total += w[k];
   }
   for (auto& v : w) v /= total;
-  std::vector<float> tmp(int64_t(size) * size);
+  std::vector<float> padded(size + 2 * half), tmp(int64_t(size) * size);
   for (int c = 0; c < C; ++c) {
     float* p = img + int64_t(c) * size * size;
-    for (int y = 0; y < size; ++y)
-      for (int x = 0; x < size; ++x) {
-        float acc = 0;
-        for (int k = 0; k < kernel; ++k) acc += w[k] * p[y * size + reflect(x + k - half, size)];
-        tmp[y * size + x] = acc;
+    for (int y = 0; y < size; ++y) {  // horizontal: reflect-padded copy of the row
+      const float* row = p + int64_t(y) * size;
+      for (int i = 0; i < size + 2 * half; ++i) padded[i] = row[reflect(i - half, size)];
+      float* out = &tmp[int64_t(y) * size];
+      std::fill(out, out + size, 0.0f);
+      for (int k = 0; k < kernel; ++k)
+        for (int x = 0; x < size; ++x) out[x] += w[k] * padded[x + k];
+    }
+    for (int y = 0; y < size; ++y) {  // vertical: rows reflected at the top and bottom
+      float* out = p + int64_t(y) * size;
+      std::fill(out, out + size, 0.0f);
+      for (int k = 0; k < kernel; ++k) {
+        const float* src = &tmp[int64_t(reflect(y + k - half, size)) * size];
+        for (int x = 0; x < size; ++x) out[x] += w[k] * src[x];
       }
-    for (int y = 0; y < size; ++y)
-      for (int x = 0; x < size; ++x) {
-        float acc = 0;
-        for (int k = 0; k < kernel; ++k) acc += w[k] * tmp[reflect(y + k - half, size) * size + x];
-        p[y * size + x] = acc;
-      }
+    }
   }
 }
 

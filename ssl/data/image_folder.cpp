@@ -4,6 +4,7 @@
 // a JPEG or PNG image.
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <set>
 #include "engine/error.h"
@@ -49,7 +50,9 @@ std::pair<std::string, std::string> class_root_for(const std::string& root, cons
   return {path_join(root, split), split};
 }
 
-constexpr size_t kDecodeBatchBytes = size_t(64) << 20;  // bounds memory when streaming an archive
+// Archive members are decoded in batches of about this many encoded bytes, one batch on the pool
+// while the next is read: memory stays bounded and decompression overlaps decoding.
+constexpr size_t kDecodeBatchBytes = size_t(8) << 20;
 
 std::string archive_stem(const std::string& path) {
   std::string n = file_name(path);
@@ -86,13 +89,25 @@ Placement place(const std::string& path, bool directory) {
 
 bool is_split_name(const std::string& name) { return name == "train" || name == "test" || name == "val"; }
 
+namespace {
+
+// train, val, test (the order a user reads them in), then "all".
+std::vector<std::string> in_split_order(const std::set<std::string>& found) {
+  std::vector<std::string> out;
+  for (const char* s : {"train", "val", "test", "all"})
+    if (found.count(s)) out.push_back(s);
+  return out;
+}
+
+}  // namespace
+
 std::vector<std::string> folder_splits(const std::string& root) {
   SLIMSSL_CHECK(is_directory(root), root, ": no such directory");
-  std::vector<std::string> out;
+  std::set<std::string> found;
   for (auto& d : sorted_subdirs(root))
-    if (is_split_name(d)) out.push_back(d);
-  if (out.empty()) out.push_back("all");
-  return out;
+    if (is_split_name(d)) found.insert(d);
+  if (found.empty()) found.insert("all");
+  return in_split_order(found);
 }
 
 Dataset load_image_folder(const std::string& root, const std::string& split, const LoadOptions& options) {
@@ -133,7 +148,7 @@ std::vector<std::string> tar_splits(const std::string& archive) {
     if (p.kind == Placement::Split) splits.insert(p.split);
     if (p.kind == Placement::Flat && m.regular) splits.insert("all");
   }
-  return {splits.begin(), splits.end()};
+  return in_split_order(splits);
 }
 
 Dataset load_image_tar(const std::string& archive, const std::string& split, const LoadOptions& options) {
@@ -141,6 +156,14 @@ Dataset load_image_tar(const std::string& archive, const std::string& split, con
   ImageCollection collection(options);
   std::vector<EncodedImage> batch;
   size_t batch_bytes = 0;
+  std::future<void> decoding;
+  auto flush = [&] {
+    if (decoding.valid()) decoding.get();
+    auto ready = std::make_shared<std::vector<EncodedImage>>(std::move(batch));
+    batch.clear();
+    batch_bytes = 0;
+    decoding = std::async(std::launch::async, [&collection, ready] { collection.decode(*ready); });
+  };
   std::map<std::string, int64_t> files_per_class;  // selected classes, including empty folders
   std::set<std::string> other_splits;
   bool flat = false, split_layout = false;
@@ -163,12 +186,10 @@ Dataset load_image_tar(const std::string& archive, const std::string& split, con
     auto bytes = tar.read_data();
     batch_bytes += bytes.size();
     batch.push_back({archive + ":" + m.path, p.class_name, "", std::move(bytes)});
-    if (batch_bytes >= kDecodeBatchBytes) {
-      collection.decode(batch);
-      batch_bytes = 0;
-    }
+    if (batch_bytes >= kDecodeBatchBytes) flush();
   }
-  collection.decode(batch);
+  flush();
+  decoding.get();
   SLIMSSL_CHECK(!(flat && split_layout), archive, ": mixes class folders at the top level with split folders");
   if (split_layout && whole_source(split))
     fail(archive, " has split folders (", join({other_splits.begin(), other_splits.end()}), "): choose one");

@@ -1,0 +1,193 @@
+#include "ssl/train/config.h"
+#include <fstream>
+#include <numeric>
+#include "engine/error.h"
+#include "models/zoo.h"
+#include "ssl/data/augment_presets.h"
+
+namespace slimssl::train {
+namespace {
+
+// One table drives parsing, serialization and the unknown-key check.
+template <class F>
+void for_each_field(TrainConfig& c, F&& f) {
+  f("name", c.name); f("data", c.data); f("train_subset", c.train_subset); f("augment", c.augment);
+  f("image_size", c.image_size); f("in_channels", c.in_channels); f("model", c.model);
+  f("widths", c.widths); f("head", c.head); f("head_dim", c.head_dim); f("head_hidden", c.head_hidden);
+  f("framework", c.framework); f("temperature", c.temperature); f("queue_size", c.queue_size);
+  f("ema_momentum", c.ema_momentum); f("shuffle_bn_groups", c.shuffle_bn_groups);
+  f("slim_start_epoch", c.slim_start_epoch); f("slim_start_lr", c.slim_start_lr);
+  f("loss_weights", c.loss_weights); f("distill", c.distill); f("distill_alpha", c.distill_alpha);
+  f("distill_t_teacher", c.distill_t_teacher); f("distill_t_student", c.distill_t_student);
+  f("epochs", c.epochs); f("batch_size", c.batch_size); f("optimizer", c.optimizer); f("lr", c.lr);
+  f("lr_schedule", c.lr_schedule); f("lr_milestones", c.lr_milestones); f("warmup_epochs", c.warmup_epochs);
+  f("weight_decay", c.weight_decay); f("momentum", c.momentum); f("nesterov", c.nesterov);
+  f("grad_clip", c.grad_clip); f("seed", c.seed); f("device", c.device); f("threads", c.threads);
+  f("log_every", c.log_every); f("checkpoint_every", c.checkpoint_every);
+  f("keep_checkpoints", c.keep_checkpoints); f("max_steps", c.max_steps); f("knn_every", c.knn_every);
+  f("knn_k", c.knn_k); f("knn_t", c.knn_t); f("knn_bank_size", c.knn_bank_size);
+  f("knn_test_size", c.knn_test_size); f("diag_every", c.diag_every);
+}
+
+template <class T>
+const char* type_name() {
+  if constexpr (std::is_same_v<T, std::string>) return "a string";
+  else if constexpr (std::is_same_v<T, bool>) return "true or false";
+  else if constexpr (std::is_integral_v<T>) return "an integer";
+  else if constexpr (std::is_floating_point_v<T>) return "a number";
+  else if constexpr (std::is_same_v<T, std::vector<double>>) return "a list of numbers";
+  else return "a value";
+}
+
+template <class T>
+void read_field(const nlohmann::json& v, const std::string& key, const std::string& origin, T& out) {
+  bool ok;
+  if constexpr (std::is_same_v<T, std::string>) ok = v.is_string();
+  else if constexpr (std::is_same_v<T, bool>) ok = v.is_boolean();
+  else if constexpr (std::is_integral_v<T>) ok = v.is_number_integer() && (!std::is_unsigned_v<T> || v.get<int64_t>() >= 0);
+  else if constexpr (std::is_floating_point_v<T>) ok = v.is_number();
+  else if constexpr (std::is_same_v<T, std::vector<double>>) {
+    ok = v.is_array();
+    for (auto& e : v) ok = ok && e.is_number();
+  } else ok = true;
+  SLIMSSL_CHECK(ok, origin, ": key '", key, "' must be ", type_name<T>(), ", got ", v.dump());
+  out = v.get<T>();
+}
+
+}  // namespace
+
+nlohmann::json TrainConfig::to_json() const {
+  nlohmann::json j;
+  TrainConfig copy = *this;
+  for_each_field(copy, [&](const char* k, auto& v) { j[k] = v; });
+  return j;
+}
+
+TrainConfig config_from_json(const nlohmann::json& j, const std::string& origin) {
+  SLIMSSL_CHECK(j.is_object(), origin, ": a config must be a JSON object");
+  TrainConfig c;
+  std::vector<std::string> known;
+  for_each_field(c, [&](const char* k, auto&) { known.push_back(k); });
+  for (auto& [key, value] : j.items()) {
+    if (key.rfind("_comment", 0) == 0 || key == "description") continue;  // documentation keys
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      std::string all;
+      for (auto& k : known) all += (all.empty() ? "" : ", ") + k;
+      fail(origin, ": unknown key '", key, "' (known keys: ", all, ")");
+    }
+  }
+  for_each_field(c, [&](const char* k, auto& field) {
+    if (j.contains(k)) read_field(j.at(k), k, origin, field);
+  });
+  validate(c);
+  return c;
+}
+
+void apply_override(nlohmann::json& j, const std::string& kv) {
+  auto eq = kv.find('=');
+  SLIMSSL_CHECK(eq != std::string::npos && eq > 0, "override '", kv, "' must look like key=value");
+  std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+  nlohmann::json parsed = nlohmann::json::parse(value, nullptr, false);
+  if (parsed.is_discarded()) {
+    // A bare list like 1.0,0.5 is a list of numbers; anything else is a string.
+    nlohmann::json list = nlohmann::json::parse("[" + value + "]", nullptr, false);
+    parsed = (!list.is_discarded() && value.find(',') != std::string::npos) ? list : nlohmann::json(value);
+  }
+  j[key] = parsed;
+}
+
+TrainConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  SLIMSSL_CHECK(in.good(), "config file '", path, "' cannot be opened");
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, false, true);
+  SLIMSSL_CHECK(!j.is_discarded(), "config file '", path, "' is not valid JSON");
+  for (auto& kv : overrides) apply_override(j, kv);
+  return config_from_json(j, overrides.empty() ? path : path + " (with overrides)");
+}
+
+std::vector<double> resolve_loss_weights(const TrainConfig& c) {
+  const auto& lw = c.loss_weights;
+  size_t n = c.widths.size();
+  if (lw.is_string() && lw == "uniform") return std::vector<double>(n, 1.0);
+  if (lw.is_string() && lw == "size") {
+    std::vector<double> w(n, 1.0);
+    double total = std::accumulate(c.widths.begin(), c.widths.end(), 0.0);
+    w[0] = 1.0 + total - c.widths[0];
+    return w;
+  }
+  SLIMSSL_CHECK(lw.is_array() && lw.size() == n, "key 'loss_weights' must be \"size\", \"uniform\" or a list of ",
+                n, " numbers (one per width), got ", lw.dump());
+  std::vector<double> w;
+  for (auto& e : lw) {
+    SLIMSSL_CHECK(e.is_number() && e.get<double>() >= 0, "key 'loss_weights': entries must be numbers >= 0, got ",
+                  e.dump());
+    w.push_back(e.get<double>());
+  }
+  return w;
+}
+
+void validate(const TrainConfig& c) {
+  auto need = [](bool ok, const char* key, auto... why) { SLIMSSL_CHECK(ok, "key '", key, "': ", why...); };
+  need(!c.widths.empty(), "widths", "needs at least one width");
+  for (size_t i = 0; i < c.widths.size(); ++i) {
+    need(c.widths[i] > 0 && c.widths[i] <= 1, "widths", "width ", c.widths[i], " is outside (0, 1]");
+    need(i == 0 || c.widths[i] < c.widths[i - 1], "widths", "must be strictly descending");
+  }
+  need(c.widths[0] == 1.0 || c.widths.size() == 1, "widths", "a slimmable run must start with the full width 1.0");
+  need(c.framework == "mocov2" || c.framework == "mocov3" || c.framework == "simclr", "framework",
+       "expected mocov2, mocov3 or simclr, got '", c.framework, "'");
+  need(c.temperature > 0, "temperature", "must be > 0, got ", c.temperature);
+  need(c.batch_size >= 2, "batch_size", "must be at least 2, got ", c.batch_size);
+  need(c.epochs >= 1, "epochs", "must be at least 1, got ", c.epochs);
+  if (c.framework == "mocov2") {
+    need(c.queue_size > 0, "queue_size", "must be > 0 for mocov2, got ", c.queue_size);
+    need(c.queue_size % c.batch_size == 0, "queue_size", c.queue_size, " is not divisible by batch_size ",
+         c.batch_size, " (whole batches of keys are enqueued)");
+  }
+  need(c.ema_momentum >= 0 && c.ema_momentum <= 1, "ema_momentum", "must be in [0, 1], got ", c.ema_momentum);
+  need(c.shuffle_bn_groups >= 1 && c.batch_size % c.shuffle_bn_groups == 0, "shuffle_bn_groups",
+       "must be >= 1 and divide batch_size ", c.batch_size, ", got ", c.shuffle_bn_groups);
+  need(c.slim_start_epoch >= 0 && c.slim_start_epoch < c.epochs, "slim_start_epoch", "must be in [0, epochs), got ",
+       c.slim_start_epoch);
+  need(c.slim_start_lr >= 0, "slim_start_lr", "must be >= 0 (0: continue the schedule), got ", c.slim_start_lr);
+  resolve_loss_weights(c);
+  need(c.distill_alpha >= 0 && c.distill_alpha <= 1, "distill_alpha", "must be in [0, 1], got ", c.distill_alpha);
+  need(c.distill_t_teacher > 0 && c.distill_t_student > 0, "distill_t_teacher",
+       "distillation temperatures must be > 0");
+  need(c.lr > 0, "lr", "must be > 0, got ", c.lr);
+  need(c.lr_schedule == "cosine" || c.lr_schedule == "step" || c.lr_schedule == "constant", "lr_schedule",
+       "expected cosine, step or constant, got '", c.lr_schedule, "'");
+  need(c.optimizer == "sgd" || c.optimizer == "lars" || c.optimizer == "adamw", "optimizer",
+       "expected sgd, lars or adamw, got '", c.optimizer, "'");
+  need(c.weight_decay >= 0, "weight_decay", "must be >= 0");
+  need(c.momentum >= 0 && c.momentum < 1, "momentum", "must be in [0, 1)");
+  need(c.warmup_epochs >= 0 && c.warmup_epochs < c.epochs, "warmup_epochs", "must be in [0, epochs)");
+  need(c.image_size >= 8, "image_size", "must be at least 8, got ", c.image_size);
+  need(c.in_channels == 1 || c.in_channels == 3, "in_channels", "must be 1 or 3");
+  need(c.head_dim > 0, "head_dim", "must be > 0");
+  need(c.head == "simple" || c.head == "wide" || c.head == "deep" || c.head == "mocov3", "head",
+       "expected simple, wide, deep or mocov3, got '", c.head, "'");
+ {
+    std::string names;
+    bool found = false;
+    for (auto& e : models::zoo()) found = found || e.name == c.model, names += (names.empty() ? "" : ", ") + e.name;
+    need(found, "model", "unknown architecture '", c.model, "' (known: ", names, ")");
+    auto& presets = data::augment_preset_names();
+    std::string pn;
+    for (auto& p : presets) pn += (pn.empty() ? "" : ", ") + p;
+    need(std::find(presets.begin(), presets.end(), c.augment) != presets.end(), "augment", "unknown preset '",
+         c.augment, "' (known: ", pn, ")");
+  }
+  need(c.device == "auto" || c.device == "cpu" || c.device == "cuda", "device", "expected auto, cpu or cuda");
+  need(c.train_subset >= 0, "train_subset", "must be >= 0");
+  need(c.log_every >= 1, "log_every", "must be >= 1");
+  need(c.checkpoint_every >= 1, "checkpoint_every", "must be >= 1");
+  need(c.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1");
+  need(c.knn_k >= 1, "knn_k", "must be >= 1");
+  need(c.knn_t > 0, "knn_t", "must be > 0");
+  need(c.knn_every >= 0, "knn_every", "must be >= 0");
+  need(c.max_steps >= 0, "max_steps", "must be >= 0");
+  need(c.diag_every >= 0, "diag_every", "must be >= 0");
+}
+
+}  // namespace slimssl::train

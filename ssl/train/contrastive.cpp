@@ -1,0 +1,52 @@
+#include "ssl/train/contrastive.h"
+
+namespace slimssl::train {
+
+namespace {
+Tensor range_labels(int64_t n, int64_t offset, int64_t modulo) {
+  std::vector<int64_t> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = (i + offset) % modulo;
+  return Tensor::from_vector(v, {n});
+}
+}  // namespace
+
+Logits moco_logits(const Tensor& q, const Tensor& k, const Tensor& queue) {
+  SLIMSSL_CHECK(q.dim() == 2 && q.shape() == k.shape(), "moco_logits: q ", shape_str(q.shape()), " and k ",
+                shape_str(k.shape()), " must both be [N, D]");
+  SLIMSSL_CHECK(queue.dim() == 2 && queue.size(1) == q.size(1), "moco_logits: queue ", shape_str(queue.shape()),
+                " must be [K, ", q.size(1), "]");
+  Tensor pos = sum(mul(q, k.detach()), {1}, true);
+  Tensor neg = matmul(q, queue.detach().t());
+  return {concat({pos, neg}, 1), Tensor::zeros({q.size(0)}, DType::I64)};
+}
+
+Logits inbatch_logits(const Tensor& q, const Tensor& k) {
+  SLIMSSL_CHECK(q.dim() == 2 && k.dim() == 2 && q.size(1) == k.size(1) && q.size(0) == k.size(0),
+                "inbatch_logits: q ", shape_str(q.shape()), " and k ", shape_str(k.shape()), " must both be [N, D]");
+  return {matmul(q, k.t()), range_labels(q.size(0), 0, q.size(0))};
+}
+
+Logits ntxent_logits(const Tensor& z1, const Tensor& z2) {
+  SLIMSSL_CHECK(z1.dim() == 2 && z1.shape() == z2.shape(), "ntxent_logits: views ", shape_str(z1.shape()), " and ",
+                shape_str(z2.shape()), " must both be [N, D]");
+  int64_t n = z1.size(0);
+  Tensor z = concat({z1, z2}, 0);
+  Tensor sim = matmul(z, z.t());
+  // Masking by subtraction keeps the op differentiable; exp(-1e4 / T) underflows to exactly 0.
+  Tensor eye = Tensor::zeros({2 * n, 2 * n}, z1.dtype());
+  eye.as_strided({2 * n}, {2 * n + 1}, 0).fill_(1e4);
+  return {sub(sim, eye), range_labels(2 * n, n, 2 * n)};
+}
+
+Tensor info_nce(const Logits& l, double temperature) {
+  return cross_entropy(mul(l.values, 1.0 / temperature), l.labels);
+}
+
+Tensor distill_loss(const Tensor& student, const Tensor& teacher, double ts, double tt) {
+  SLIMSSL_CHECK(student.shape() == teacher.shape(), "distill_loss: student logits ", shape_str(student.shape()),
+                " and teacher logits ", shape_str(teacher.shape()), " differ");
+  Tensor target = softmax(mul(teacher.detach(), 1.0 / tt), 1);
+  return mul(soft_cross_entropy(mul(student, 1.0 / ts), target), ts * ts);
+}
+
+}  // namespace slimssl::train

@@ -1,0 +1,67 @@
+// The contrastive learner: MoCo v2, MoCo v3 or SimCLR, with the SlimCLR strategy on top.
+//
+// One step (SlimCLR): the key encoder runs once at full width; every active width runs its own
+// forward pass on the same query view(s) and contrasts against the same keys; sub-network losses
+// are w_i * ((1 - a) * InfoNCE_i + a * KD_i), KD from the full width's detached logits; the
+// weighted sum gets ONE backward, so all widths' gradients add up in the shared full-size .grad.
+// Before slim_start_epoch only the full width trains (slow start) with weight 1.
+#pragma once
+#include <memory>
+#include "ssl/train/config.h"
+#include "ssl/train/encoder.h"
+
+namespace slimssl::train {
+
+struct WidthLoss {
+  double total = 0;    // the width's weighted contribution to the step loss
+  double info_nce = 0;
+  double distill = 0;  // 0 for the full width and without distillation
+};
+
+struct StepLoss {
+  Tensor loss;                    // scalar with its graph: call backward() on it
+  std::vector<WidthLoss> widths;  // per width index; inactive widths stay 0
+  std::vector<bool> active;
+};
+
+class Learner {
+ public:
+  explicit Learner(const TrainConfig& c);
+
+  // Widths trained at fractional epoch `epoch` (slow start: only the full width before it).
+  std::vector<bool> active_widths(double epoch) const;
+  // Builds the step's loss for a batch of two views ([B, C, S, S] each). `step` keys the shuffled
+  // sub-batches of the key encoder's BN statistics.
+  StepLoss compute_loss(const Tensor& view1, const Tensor& view2, double epoch, int64_t step);
+  // After the optimizer step: EMA update of the key encoder (momentum at `progress` in [0, 1])
+  // and, for MoCo v2, enqueueing the keys of the step.
+  void after_step(double progress);
+  double key_momentum(double progress) const;
+
+  // Tensors that make up the learner's state in a checkpoint: query, key, queue.
+  std::vector<std::pair<std::string, Tensor>> state() const;
+  void load_state(const std::vector<std::pair<std::string, Tensor>>& named);
+  int64_t queue_ptr() const { return queue_ptr_; }
+  void set_queue_ptr(int64_t p) { queue_ptr_ = p; }
+
+  Encoder& query() { return *query_; }
+  const TrainConfig& config() const { return cfg_; }
+
+ private:
+  Tensor key_embeddings(const Tensor& x, int64_t step, uint32_t view);  // normalized full-width keys, shuffled BN
+  StepLoss moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step);
+  StepLoss moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step);
+  StepLoss simclr(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active);
+  // Combines per-width InfoNCE / KD terms into the weighted total.
+  StepLoss combine(const std::vector<Tensor>& nce, const std::vector<Tensor>& kd, const std::vector<bool>& active,
+                   bool slim_phase);
+
+  TrainConfig cfg_;
+  std::vector<double> weights_;
+  std::shared_ptr<Encoder> query_, key_;
+  Tensor queue_;        // [K, D], MoCo v2
+  int64_t queue_ptr_ = 0;
+  Tensor pending_keys_;  // keys of the current step, enqueued in after_step()
+};
+
+}  // namespace slimssl::train

@@ -1,0 +1,271 @@
+#include "ssl/train/trainer.h"
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <omp.h>
+#include "engine/rng.h"
+#include "ssl/data/augment.h"
+#include "ssl/data/augment_presets.h"
+#include "ssl/eval/knn.h"
+#include "ssl/train/checkpoint.h"
+#include "ssl/train/learner.h"
+#include "ssl/train/optimizer.h"
+
+namespace slimssl::train {
+namespace fs = std::filesystem;
+
+namespace {
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) { g_stop.store(true); }
+
+// A fixed permutation of [0, n) for (seed, epoch): the data order of an epoch, independent of
+// everything else, so a resumed run replays it.
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, uint32_t epoch, uint32_t purpose) {
+  std::vector<int64_t> p(n);
+  for (int64_t i = 0; i < n; ++i) p[i] = i;
+  RandomStream rs(seed, epoch, 0, 0x4f524400u | purpose);
+  for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[rs.next_u32() % (i + 1)]);
+  return p;
+}
+
+std::string fmt_duration(double s) {
+  char buf[32];
+  if (s < 60) std::snprintf(buf, sizeof buf, "%.0fs", s);
+  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
+  else std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, int(s) % 3600 / 60);
+  return buf;
+}
+
+std::string width_label(double w) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.2f", w);
+  return buf;
+}
+
+// The learning rate at a fractional epoch, with SlimCLR's optional restart at slow start's end.
+double lr_at(const TrainConfig& c, double epoch) {
+  Schedule s;
+  s.kind = c.lr_schedule, s.base_lr = c.lr, s.warmup_epochs = c.warmup_epochs;
+  s.milestones = c.lr_milestones, s.total_epochs = static_cast<double>(c.epochs);
+  if (c.slim_start_lr > 0 && c.slim_start_epoch > 0 && c.widths.size() > 1 && epoch >= c.slim_start_epoch) {
+    Schedule after = s;
+    after.base_lr = c.slim_start_lr, after.warmup_epochs = 0;
+    after.total_epochs = c.epochs - c.slim_start_epoch;
+    for (auto& m : after.milestones) m -= c.slim_start_epoch;
+    return after.lr_at(epoch - c.slim_start_epoch);
+  }
+  return s.lr_at(epoch);
+}
+
+struct Monitor {
+  data::Dataset bank, test;
+  data::AugmentPipeline eval;
+};
+
+// Per-width weighted kNN top-1 (%) of the backbone features, bank = training images.
+std::vector<double> knn_eval(Learner& learner, Monitor& m, const TrainConfig& c) {
+  Encoder& enc = learner.query();
+  NoGradGuard ng;
+  enc.eval();
+  auto embed = [&](const data::Dataset& ds, int wi) {
+    std::vector<Tensor> parts;
+    for (int64_t s = 0; s < ds.size(); s += 256) {
+      std::vector<int64_t> idx;
+      for (int64_t i = s; i < std::min<int64_t>(ds.size(), s + 256); ++i) idx.push_back(i);
+      parts.push_back(enc.features(data::augment_batch(ds, idx, m.eval, c.seed, 0, 0), wi));
+    }
+    return concat(parts, 0);
+  };
+  std::vector<double> top1;
+  for (size_t wi = 0; wi < c.widths.size(); ++wi) {
+    eval::KnnConfig kc;
+    kc.k = c.knn_k, kc.temperature = c.knn_t;
+    kc.num_classes = static_cast<int64_t>(m.bank.classes.size());
+    auto r = eval::knn_weighted(embed(m.bank, int(wi)), m.bank.labels, embed(m.test, int(wi)), m.test.labels, kc);
+    top1.push_back(100.0 * r.top1);
+  }
+  enc.train();
+  return top1;
+}
+
+data::Dataset take(const data::Dataset& ds, int64_t n, uint64_t seed, uint32_t purpose) {
+  if (n <= 0 || n >= ds.size()) return ds;
+  auto order = epoch_order(ds.size(), seed, 0, purpose);
+  order.resize(n);
+  std::sort(order.begin(), order.end());
+  data::Dataset out = ds;
+  Shape shape = ds.images.shape();
+  shape[0] = n;
+  out.images = Tensor::empty(shape, DType::U8);
+  out.labels = Tensor::empty({n}, DType::I64);
+  int64_t bytes = ds.images.numel() / ds.size();
+  for (int64_t i = 0; i < n; ++i) {
+    std::memcpy(out.images.data<uint8_t>() + i * bytes, ds.image(order[i]), bytes);
+    out.labels.data<int64_t>()[i] = ds.label(order[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+void request_stop() { g_stop.store(true); }
+
+Optimizer build_optimizer(const TrainConfig& c, Encoder& q) {
+  OptimizerConfig oc;
+  oc.kind = parse_optimizer(c.optimizer), oc.momentum = c.momentum, oc.nesterov = c.nesterov;
+  oc.weight_decay = c.weight_decay, oc.grad_clip = c.grad_clip;
+  return Optimizer({{q.decay_parameters(), true, true}, {q.no_decay_parameters(), false, false}}, oc);
+}
+
+TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  SLIMSSL_CHECK(c.device != "cuda", "key 'device': training on CUDA needs the CUDA op backend, which is not in this "
+                "build yet (use device=cpu)");
+  if (c.threads > 0) omp_set_num_threads(static_cast<int>(c.threads));
+  fs::create_directories(o.run_dir);
+  {
+    std::ofstream cfg_out(fs::path(o.run_dir) / "config.json");
+    cfg_out << c.to_json().dump(2) << "\n";
+  }
+
+  // ---- data ----
+  auto open = [&](const char* split) {
+    try {
+      return data::open_dataset(c.data, split);
+    } catch (const Error& e) {
+      fail("key 'data': ", e.what());
+    }
+  };
+  data::Dataset full_train = open("train");
+  data::Dataset train_set = take(full_train, c.train_subset, c.seed, 1);
+  auto norm = data::normalization_for(full_train);
+  int channels = static_cast<int>(c.in_channels);
+  data::ViewPipelines views = data::augment_preset(c.augment, static_cast<int>(c.image_size), norm, channels);
+  Monitor monitor;
+  monitor.eval = data::augment_preset("eval", static_cast<int>(c.image_size), norm, channels).first;
+  monitor.bank = take(full_train, c.knn_bank_size, c.seed, 2);
+  monitor.test = take(open("test"), c.knn_test_size, c.seed, 3);
+
+  const int64_t steps_per_epoch = train_set.size() / c.batch_size;
+  SLIMSSL_CHECK(steps_per_epoch > 0, "key 'batch_size': ", c.batch_size, " is larger than the training set (",
+                train_set.size(), " images)");
+  int64_t total_steps = steps_per_epoch * c.epochs;
+  if (c.max_steps > 0) total_steps = std::min(total_steps, c.max_steps);
+
+  // ---- model and optimizer ----
+  Learner learner(c);
+  Encoder& q = learner.query();
+  Optimizer opt = build_optimizer(c, q);
+
+  int64_t step = 0;
+  TrainResult result;
+  if (o.resume) {
+    std::string ckpt = latest_checkpoint(o.run_dir);
+    SLIMSSL_CHECK(!ckpt.empty(), "--resume: no checkpoint in '", checkpoint_dir(o.run_dir), "'");
+    step = load_checkpoint(ckpt, learner, opt);
+    if (!o.quiet) std::printf("resumed from %s (step %lld)\n", ckpt.c_str(), static_cast<long long>(step));
+  }
+
+  std::ofstream metrics(fs::path(o.run_dir) / "metrics.jsonl", o.resume ? std::ios::app : std::ios::trunc);
+  g_stop.store(false);
+  auto old_int = std::signal(SIGINT, on_signal);
+  auto old_term = std::signal(SIGTERM, on_signal);
+
+  if (!o.quiet)
+    std::printf("training %s (%s) widths %s on %lld images of %s: %lld epochs x %lld steps, batch %lld\n",
+                c.model.c_str(), c.framework.c_str(), nlohmann::json(c.widths).dump().c_str(),
+                static_cast<long long>(train_set.size()), c.data.c_str(), static_cast<long long>(c.epochs),
+                static_cast<long long>(steps_per_epoch), static_cast<long long>(c.batch_size));
+
+  auto run_knn = [&](double epoch) {
+    KnnRow row{epoch, knn_eval(learner, monitor, c)};
+    nlohmann::json rec = {{"type", "knn"}, {"epoch", epoch}, {"step", step}};
+    for (size_t wi = 0; wi < c.widths.size(); ++wi) rec["top1"][width_label(c.widths[wi])] = row.top1[wi];
+    metrics << rec.dump() << "\n" << std::flush;
+    if (!o.quiet) {
+      std::printf("  kNN (k=%lld, T=%.2f) top-1:", static_cast<long long>(c.knn_k), c.knn_t);
+      for (size_t wi = 0; wi < c.widths.size(); ++wi) std::printf("  w%s %.2f%%", width_label(c.widths[wi]).c_str(), row.top1[wi]);
+      std::printf("\n");
+    }
+    result.knn.push_back(row);
+  };
+
+  double window_start = seconds();
+  int64_t window_images = 0, start_step = step;
+  std::vector<double> last_loss(c.widths.size(), 0.0);
+  while (step < total_steps) {
+    int64_t epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
+    auto order = epoch_order(train_set.size(), c.seed, static_cast<uint32_t>(epoch), 0);
+    std::vector<int64_t> idx(order.begin() + in_epoch * c.batch_size, order.begin() + (in_epoch + 1) * c.batch_size);
+    data::TwoViewBatch batch = data::make_views(train_set, idx, views.first, views.second, c.seed, static_cast<uint32_t>(epoch));
+
+    double epoch_f = static_cast<double>(step) / steps_per_epoch;
+    StepLoss sl = learner.compute_loss(batch.view1, batch.view2, epoch_f, step);
+    SLIMSSL_CHECK(std::isfinite(sl.loss.item()), "training diverged at step ", step, ": the loss is ", sl.loss.item(),
+                  " (lower lr?)");
+    opt.zero_grad();
+    sl.loss.backward();
+    double lr = lr_at(c, epoch_f);
+    opt.step(lr);
+    learner.after_step(static_cast<double>(step + 1) / total_steps);
+    ++step;
+    window_images += c.batch_size;
+
+    for (size_t wi = 0; wi < c.widths.size(); ++wi)
+      if (sl.active[wi]) last_loss[wi] = sl.widths[wi].info_nce;
+    bool end_of_epoch = step % steps_per_epoch == 0;
+    if (step % c.log_every == 0 || end_of_epoch || step == total_steps) {
+      double now = seconds(), rate = window_images / std::max(1e-9, now - window_start);
+      double eta = (total_steps - step) * c.batch_size / std::max(rate, 1e-9);
+      nlohmann::json rec = {{"type", "train"}, {"step", step}, {"epoch", static_cast<double>(step) / steps_per_epoch},
+                            {"lr", lr}, {"images_per_s", rate}, {"loss", sl.loss.item()}};
+      for (size_t wi = 0; wi < c.widths.size(); ++wi) {
+        if (!sl.active[wi]) continue;
+        std::string w = width_label(c.widths[wi]);
+        rec["info_nce"][w] = sl.widths[wi].info_nce;
+        if (wi > 0 && c.distill) rec["distill"][w] = sl.widths[wi].distill;
+      }
+      metrics << rec.dump() << "\n" << std::flush;
+      if (!o.quiet) {
+        std::printf("epoch %lld/%lld step %lld/%lld | loss", static_cast<long long>(step / steps_per_epoch + (end_of_epoch ? 0 : 1)),
+                    static_cast<long long>(c.epochs), static_cast<long long>(step), static_cast<long long>(total_steps));
+        for (size_t wi = 0; wi < c.widths.size(); ++wi)
+          if (sl.active[wi]) std::printf(" w%s %.3f", width_label(c.widths[wi]).c_str(), sl.widths[wi].info_nce);
+        std::printf(" | lr %.4f | %.0f img/s | ETA %s\n", lr, rate, fmt_duration(eta).c_str());
+        std::fflush(stdout);
+      }
+      window_start = now, window_images = 0;
+    }
+    if (step % c.checkpoint_every == 0 && step < total_steps)
+      result.checkpoint = save_checkpoint(o.run_dir, learner, opt, step, c.keep_checkpoints);
+    if (g_stop.load()) {
+      result.checkpoint = save_checkpoint(o.run_dir, learner, opt, step, c.keep_checkpoints);
+      result.interrupted = true;
+      if (!o.quiet)
+        std::printf("interrupted: checkpoint %s saved; continue with --resume\n", result.checkpoint.c_str());
+      break;
+    }
+    if (end_of_epoch && c.knn_every > 0 && step < total_steps) {
+      int64_t e = step / steps_per_epoch;
+      if (std::fmod(static_cast<double>(e), c.knn_every) < 1e-9) run_knn(static_cast<double>(e));
+    }
+  }
+  std::signal(SIGINT, old_int);
+  std::signal(SIGTERM, old_term);
+  if (!result.interrupted) {
+    result.checkpoint = save_checkpoint(o.run_dir, learner, opt, step, c.keep_checkpoints);
+    if (step > start_step || result.knn.empty()) run_knn(static_cast<double>(step) / steps_per_epoch);
+  }
+  result.steps = step;
+  result.seconds = seconds();
+  result.last_loss = last_loss;
+  return result;
+}
+
+}  // namespace slimssl::train

@@ -1,0 +1,42 @@
+// The training loop behind `slimssl train`: data, the learner, the optimizer and its schedule,
+// progress lines, metrics.jsonl, the per-width kNN monitor, checkpoints, resume and Ctrl-C.
+#pragma once
+#include <string>
+#include <vector>
+#include "ssl/train/config.h"
+#include "ssl/train/encoder.h"
+#include "ssl/train/optimizer.h"
+
+namespace slimssl::train {
+
+struct KnnRow {
+  double epoch = 0;
+  std::vector<double> top1;  // per width index
+};
+
+struct TrainResult {
+  int64_t steps = 0;          // optimizer steps done in total (including before a resume)
+  double seconds = 0;         // wall time of this invocation
+  bool interrupted = false;   // stopped by SIGINT/SIGTERM after saving a checkpoint
+  std::string checkpoint;     // the last checkpoint written
+  std::vector<KnnRow> knn;    // every kNN evaluation of this invocation
+  std::vector<double> last_loss;  // per width, the last logged step
+};
+
+struct TrainOptions {
+  std::string run_dir;
+  bool resume = false;
+  bool quiet = false;  // no progress lines (tests)
+};
+
+// The run's optimizer over the query encoder: weight decay and LARS adaptation on conv/linear
+// weights, neither on norms and biases.
+Optimizer build_optimizer(const TrainConfig& c, Encoder& query);
+
+TrainResult run_training(const TrainConfig& cfg, const TrainOptions& opts);
+
+// Asks a running training loop to save a checkpoint and stop after the current step (what the
+// SIGINT/SIGTERM handler does); safe to call from a signal handler.
+void request_stop();
+
+}  // namespace slimssl::train
