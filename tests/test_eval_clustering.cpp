@@ -14,7 +14,7 @@ TEST_CASE("NMI and purity of hand-made labelings", "[eval][clustering]") {
   double mi = 0.5 * std::log(4.0 / 3) + 0.25 * std::log(2.0 / 3) + 0.25 * std::log(2.0);
   double ha = std::log(2.0), hb = -(0.75 * std::log(0.75) + 0.25 * std::log(0.25));
   CHECK(nmi({0, 0, 1, 1}, {0, 0, 0, 1}) == Approx(mi / ((ha + hb) / 2)));
-  CHECK(nmi({0, 0, 1, 1}, {0, 0, 0, 1}) == Approx(0.343716).epsilon(1e-5));
+  CHECK(nmi({0, 0, 1, 1}, {0, 0, 0, 1}) == Approx(0.343711).epsilon(1e-5));
   CHECK(nmi({0, 0, 1, 1, 2, 2}, {5, 5, 3, 3, 9, 9}) == Approx(1.0));  // same partition, other names
   CHECK(nmi({0, 0, 0}, {1, 1, 1}) == 1.0);
   CHECK(nmi({0, 0, 0, 0}, {0, 1, 0, 1}) == 0.0);

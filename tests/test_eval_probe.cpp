@@ -42,7 +42,7 @@ std::vector<double> log_softmax_naive(const std::vector<double>& z) {
 }  // namespace
 
 TEST_CASE("switchable and slimmable probes reach 100% on separable features", "[eval][probe]") {
-  LabelledFeatures train = gaussian_blobs(4, 60, 16, 1.0, 0.2, 31), test = gaussian_blobs(4, 25, 16, 1.0, 0.2, 32);
+  LabelledFeatures train = gaussian_blobs(4, 60, 16, 1.0, 0.1, 31), test = gaussian_blobs(4, 25, 16, 1.0, 0.1, 32);
   for (auto [kind, distill] : {std::pair{ProbeKind::Switchable, false}, std::pair{ProbeKind::Switchable, true},
                                std::pair{ProbeKind::Slimmable, false}}) {
     INFO("kind " << static_cast<int>(kind) << " distill " << distill);

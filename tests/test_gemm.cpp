@@ -142,6 +142,18 @@ TEST_CASE("gemm with k == 0 or alpha == 0 only scales C", "[gemm]") {
   CHECK(c == std::vector<float>{0.f, 0.f, 0.f, 0.f});
 }
 
+TEST_CASE("gemm refuses a leading dimension shorter than a row", "[gemm]") {
+  std::vector<float> a(64), b(64), c(64);
+  CHECK_THROWS_WITH(gemm(false, false, 4, 4, 4, 1.f, a.data(), 3, b.data(), 4, 0.f, c.data(), 4),
+                    Catch::Contains("lda = 3") && Catch::Contains("4 columns"));
+  CHECK_THROWS_WITH(gemm(false, true, 4, 5, 3, 1.f, a.data(), 3, b.data(), 2, 0.f, c.data(), 5),
+                    Catch::Contains("ldb = 2"));
+  CHECK_THROWS_WITH(gemm(true, false, 2, 6, 3, 1.f, a.data(), 2, b.data(), 6, 0.f, c.data(), 5),
+                    Catch::Contains("ldc = 5"));
+  // A single row has no second row to step to: any leading dimension will do.
+  CHECK_NOTHROW(gemm(false, false, 1, 4, 4, 1.f, a.data(), 1, b.data(), 4, 0.f, c.data(), 1));
+}
+
 TEST_CASE("float64 gemm (the reference) matches a naive double loop", "[gemm]") {
   for (int t = 0; t < 4; ++t)
     for (double beta : {0.0, 1.0, 0.5}) {

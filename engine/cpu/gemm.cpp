@@ -18,6 +18,7 @@
 // float64 (gradchecks on tiny shapes) uses the plain reference below, which is also the yardstick
 // the tests and the benchmark hold the blocked path to.
 #include "engine/cpu/gemm.h"
+#include "engine/error.h"
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -277,16 +278,31 @@ void gemm_ref_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, c
   }
 }
 
+// A stored matrix of `rows` rows needs a leading dimension of at least `cols` (one row: any).
+void check_ld(const char* which, int64_t ld, int64_t rows, int64_t cols, int64_t m, int64_t n, int64_t k) {
+  SLIMSSL_CHECK(rows <= 1 || ld >= cols, "gemm: ", which, " = ", ld, " is less than the ", cols,
+                " columns its matrix has (m=", m, ", n=", n, ", k=", k, ")");
+}
+
+void check_args(bool ta, bool tb, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc) {
+  SLIMSSL_CHECK(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=", m, ", n=", n, ", k=", k);
+  check_ld("lda", lda, ta ? k : m, ta ? m : k, m, n, k);
+  check_ld("ldb", ldb, tb ? n : k, tb ? k : n, m, n, k);
+  check_ld("ldc", ldc, m, n, m, n, k);
+}
+
 }  // namespace
 
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (m <= 0 || n <= 0) return;
+  check_args(ta, tb, m, n, k, lda, ldb, ldc);
+  if (m == 0 || n == 0) return;
   if (k <= 0 || alpha == 0.f) return scale_c(m, n, beta, c, ldc);
   sgemm_blocked(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
           const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  check_args(ta, tb, m, n, k, lda, ldb, ldc);
   gemm_ref_impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 

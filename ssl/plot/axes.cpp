@@ -6,12 +6,20 @@
 namespace slimssl::plot {
 namespace {
 
-// The smallest of 1, 2, 5 x 10^k that is >= raw.
-double nice_step(double raw) {
-  double mag = std::pow(10.0, std::floor(std::log10(raw)));
-  for (double m : {1.0, 2.0, 5.0, 10.0})
-    if (m * mag >= raw * (1 - 1e-9)) return m * mag;
-  return 10 * mag;
+// The step of the form 1, 2 or 5 x 10^k whose ticks inside [lo, hi] come closest in number to
+// `target` (ties: the coarser step, for shorter labels).
+double nice_step(double lo, double hi, int target) {
+  double raw = (hi - lo) / std::max(1, target - 1);
+  int e0 = static_cast<int>(std::floor(std::log10(raw)));
+  double best = 0, best_score = INFINITY;
+  for (int e = e0 - 1; e <= e0 + 1; ++e)
+    for (double m : {1.0, 2.0, 5.0}) {
+      double step = m * std::pow(10.0, e);
+      double count = std::floor(hi / step + 1e-9) - std::ceil(lo / step - 1e-9) + 1;
+      double score = std::abs(count - target);
+      if (score < best_score || (score == best_score && step > best)) best = step, best_score = score;
+    }
+  return best;
 }
 
 void add_ticks(Axis& a, int target) {
@@ -26,7 +34,7 @@ void add_ticks(Axis& a, int target) {
     a.ticks.clear();
   }
   double lo = a.log ? std::pow(10.0, a.lo) : a.lo, hi = a.log ? std::pow(10.0, a.hi) : a.hi;
-  double step = nice_step((hi - lo) / std::max(1, target - 1));
+  double step = nice_step(lo, hi, target);
   for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step)
     a.ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
   a.decimals = std::max(0, static_cast<int>(-std::floor(std::log10(step) + 1e-9)));

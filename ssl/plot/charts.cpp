@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include "engine/error.h"
@@ -40,6 +41,26 @@ void draw_legend(Canvas& c, double x, double y, const std::vector<LegendEntry>& 
     else c.line(x + 8, cy, x + 32, cy, entries[i].color, 2.5, entries[i].dashed);
     c.text(x + 40, cy, entries[i].name, kLabelSize, kBlack, Anchor::Start);
   }
+}
+
+// The inside corner (top-right, top-left, bottom-right, bottom-left, in that preference) where a
+// legend box would hide the fewest data points.
+std::pair<double, double> legend_corner(const Frame& f, const std::vector<LegendEntry>& entries,
+                                        const std::vector<std::pair<double, double>>& points) {
+  double w = legend_width(entries), h = kLegendRow * entries.size() + 8, m = 8;
+  const std::pair<double, double> corners[] = {{f.right() - w - m, f.top + m},
+                                               {f.left + m, f.top + m},
+                                               {f.right() - w - m, f.bottom() - h - m},
+                                               {f.left + m, f.bottom() - h - m}};
+  size_t best = 0, best_hidden = SIZE_MAX;
+  for (size_t k = 0; k < 4; ++k) {
+    size_t hidden = 0;
+    for (auto& [px, py] : points)
+      hidden += px >= corners[k].first - 4 && px <= corners[k].first + w + 4 && py >= corners[k].second - 4 &&
+                py <= corners[k].second + h + 4;
+    if (hidden < best_hidden) best = k, best_hidden = hidden;
+  }
+  return corners[best];
 }
 
 // The plot area left after margins for tick labels, axis labels, the title and a right column.
@@ -148,8 +169,15 @@ void draw(Canvas& c, const LineChart& ch) {
   }
   for (size_t i = 0; i < ch.series.size(); ++i)
     draw_curve(c, f, ax, ay, ch.series[i], ch.series[i].color.value_or(category_color(i)));
-  if (ch.legend_outside) draw_legend(c, f.right() + 16, f.top, legend);
-  else draw_legend(c, f.right() - legend_width(legend) - 8, f.top + 8, legend);
+  if (ch.legend_outside) {
+    draw_legend(c, f.right() + 16, f.top, legend);
+  } else if (!legend.empty()) {
+    std::vector<std::pair<double, double>> pts;
+    for (const Series& s : ch.series)
+      for (size_t i = 0; i < s.x.size(); ++i) pts.emplace_back(f.px(ax, s.x[i]), f.py(ay, s.y[i]));
+    auto [lx, ly] = legend_corner(f, legend, pts);
+    draw_legend(c, lx, ly, legend);
+  }
 }
 
 void draw(Canvas& c, const ScatterChart& ch) {
@@ -194,7 +222,11 @@ void draw(Canvas& c, const ScatterChart& ch) {
     double px = f.px(ax, ch.x[i]), py = f.py(ay, ch.y[i]);
     c.circle(px, py, ch.radius + 5, kBlack);
     c.circle(px, py, ch.radius + 3, color_of(i));
-    if (!label.empty()) c.text(px + ch.radius + 9, py - 12, label, kLabelSize, kBlack, Anchor::Start);
+    if (label.empty()) continue;
+    // Right of the point, or left of it where the label would leave the frame.
+    double lx = px + ch.radius + 9, ly = std::clamp(py - 12, f.top + 10, f.bottom() - 10);
+    if (lx + text_width(label, kLabelSize) > f.right()) c.text(px - ch.radius - 9, ly, label, kLabelSize, kBlack, Anchor::End);
+    else c.text(lx, ly, label, kLabelSize, kBlack, Anchor::Start);
   }
   if (by_class) draw_legend(c, f.right() + 16, f.top, legend);
   if (by_value)

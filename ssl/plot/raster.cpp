@@ -82,7 +82,7 @@ void RasterCanvas::text(double x, double y, const std::string& s, double size, C
   // Glyph-local coordinates (u along the text, v down the glyph) map to the image either
   // directly or rotated by -90 degrees (u up the image, v to the right).
   int u0 = static_cast<int>(std::lround(-shift));
-  int v0 = static_cast<int>(std::lround(-kGlyphHeight * scale / 2.0));
+  int v0 = static_cast<int>(std::lround(-kBodyHeight * scale / 2.0));
   int ox = static_cast<int>(std::lround(x)), oy = static_cast<int>(std::lround(y));
   for (size_t k = 0; k < s.size(); ++k) {
     const auto& rows = glyph(s[k]);

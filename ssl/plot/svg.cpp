@@ -87,9 +87,12 @@ void SvgCanvas::rect(double x, double y, double w, double h, Color fill) {
 
 void SvgCanvas::text(double x, double y, const std::string& s, double size, Color c, Anchor anchor, bool vertical) {
   const char* a = anchor == Anchor::Start ? "start" : anchor == Anchor::Middle ? "middle" : "end";
-  // Monospace matches the raster font's fixed advance, so layouts computed with text_width fit.
-  body_ << "<text x=\"" << num(x) << "\" y=\"" << num(y) << "\" font-family=\"DejaVu Sans Mono, monospace\" font-size=\""
-        << num(size) << "\" fill=\"" << c.hex() << "\" text-anchor=\"" << a << "\" dominant-baseline=\"central\"";
+  // The baseline sits 0.35 em below the anchor so the text body is centred on it (renderers
+  // disagree on dominant-baseline, a plain offset works everywhere); a rotation about the anchor
+  // turns that offset sideways for vertical text. Monospace matches the raster font's fixed
+  // advance, so layouts computed with text_width fit.
+  body_ << "<text x=\"" << num(x) << "\" y=\"" << num(y + 0.35 * size) << "\" font-family=\"DejaVu Sans Mono, monospace\" font-size=\""
+        << num(size) << "\" fill=\"" << c.hex() << "\" text-anchor=\"" << a << "\"";
   if (vertical) body_ << " transform=\"rotate(-90 " << num(x) << " " << num(y) << ")\"";
   body_ << ">" << xml_escape(s) << "</text>\n";
 }

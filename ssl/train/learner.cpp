@@ -60,6 +60,7 @@ StepLoss Learner::combine(const std::vector<Tensor>& nce, const std::vector<Tens
   StepLoss out;
   out.active = active;
   out.widths.resize(active.size());
+  out.terms.resize(active.size());
   Tensor total;
   for (size_t i = 0; i < active.size(); ++i) {
     if (!active[i]) continue;
@@ -73,6 +74,7 @@ StepLoss Learner::combine(const std::vector<Tensor>& nce, const std::vector<Tens
     term = mul(term, w);
     out.widths[i].info_nce = nce[i].item();
     out.widths[i].total = term.item();
+    out.terms[i] = term;
     total = total.defined() ? add(total, term) : term;
   }
   out.loss = total;

@@ -20,6 +20,7 @@ struct WidthLoss {
 
 struct StepLoss {
   Tensor loss;                    // scalar with its graph: call backward() on it
+  std::vector<Tensor> terms;      // per width index: its weighted term (loss = sum); undefined if inactive
   std::vector<WidthLoss> widths;  // per width index; inactive widths stay 0
   std::vector<bool> active;
 };

@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <omp.h>
 #include "engine/rng.h"
 #include "ssl/data/augment.h"
 #include "ssl/data/augment_presets.h"
+#include "ssl/diag/gradient_diagnostics.h"
 #include "ssl/eval/knn.h"
 #include "ssl/train/checkpoint.h"
 #include "ssl/train/learner.h"
@@ -172,6 +174,10 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
     if (!o.quiet) std::printf("resumed from %s (step %lld)\n", ckpt.c_str(), static_cast<long long>(step));
   }
 
+  std::unique_ptr<diag::GradientDiagnostics> diagnostics;
+  if (c.diag_every > 0)
+    diagnostics = std::make_unique<diag::GradientDiagnostics>(q, c.widths, (fs::path(o.run_dir) / "diag").string());
+
   std::ofstream metrics(fs::path(o.run_dir) / "metrics.jsonl", o.resume ? std::ios::app : std::ios::trunc);
   g_stop.store(false);
   auto old_int = std::signal(SIGINT, on_signal);
@@ -210,7 +216,8 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
     SLIMSSL_CHECK(std::isfinite(sl.loss.item()), "training diverged at step ", step, ": the loss is ", sl.loss.item(),
                   " (lower lr?)");
     opt.zero_grad();
-    sl.loss.backward();
+    if (diagnostics && (step + 1) % c.diag_every == 0) diagnostics->backward_and_record(sl, step + 1);
+    else sl.loss.backward();
     double lr = lr_at(c, epoch_f);
     opt.step(lr);
     learner.after_step(static_cast<double>(step + 1) / total_steps);
@@ -256,6 +263,7 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
       if (std::fmod(static_cast<double>(e), c.knn_every) < 1e-9) run_knn(static_cast<double>(e));
     }
   }
+  if (diagnostics) diagnostics->finish();
   std::signal(SIGINT, old_int);
   std::signal(SIGTERM, old_term);
   if (!result.interrupted) {
