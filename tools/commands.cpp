@@ -8,12 +8,14 @@ int run_info(const std::vector<std::string>& args);
 int run_data(const std::vector<std::string>&);
 int run_models(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
+int run_diag(const std::vector<std::string>& args);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
       {"info", "show the build (CUDA or CPU only), the visible GPUs and the thread count", run_info},
       {"data", "check a data set: kind, splits, classes, image size, decode speed, bad files", run_data},
       {"train", "pre-train an encoder: --config FILE [--out RUN_DIR] [--resume] [key=value ...]", run_train},
+      {"diag", "gradient diagnostics from a run's checkpoint: RUN_DIR [--steps N] [--out DIR]", run_diag},
       {"models", "parameters and MACs of every architecture at every width (--json)", run_models},
   };
   return all;
