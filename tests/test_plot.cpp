@@ -234,10 +234,16 @@ TEST_CASE("raster primitives put ink where they should", "[plot]") {
     for (int x = 0; x < 60; ++x)
       if (t.image().rgb[(y * 60 + x) * 3] < 128) {
         ++ink;
-        outside += x < 5 || x >= 5 + 18 || y < 10 - 4 || y > 10 + 4;
+        outside += x < 5 || x >= 5 + 18 || y < 6 || y > 12;
       }
   CHECK(ink > 20);
   CHECK(outside == 0);
+  // The 7-row body spans y = 6..12 (centred on 10, rounded up); a descender adds rows 13 and 14.
+  RasterCanvas g(20, 20);
+  g.text(5, 10, "g", 8, kBlack, Anchor::Start);
+  int low = 0;
+  for (int x = 0; x < 20; ++x) low += g.image().rgb[(14 * 20 + x) * 3] < 128;
+  CHECK(low > 0);
   // Vertical text runs upward from its anchor.
   RasterCanvas v(20, 60);
   v.text(10, 50, "abc", 8, kBlack, Anchor::Start, true);

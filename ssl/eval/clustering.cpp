@@ -1,6 +1,7 @@
 #include "ssl/eval/clustering.h"
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -34,12 +35,10 @@ std::vector<int64_t> seed_centres(const float* x, int64_t n, int64_t d, int64_t 
   std::vector<double> nearest(n, std::numeric_limits<double>::infinity());
   while (static_cast<int64_t>(centres.size()) < k) {
     const float* c = x + centres.back() * d;
-    double total = 0;
-#pragma omp parallel for reduction(+ : total) if (n * d > (1 << 16))
-    for (int64_t i = 0; i < n; ++i) {
-      nearest[i] = std::min(nearest[i], sq_dist(x + i * d, c, d));
-      total += nearest[i];
-    }
+#pragma omp parallel for if (n * d > (1 << 16))
+    for (int64_t i = 0; i < n; ++i) nearest[i] = std::min(nearest[i], sq_dist(x + i * d, c, d));
+    double total = 0;  // a serial sum, so the draw below is the same for any thread count
+    for (double v : nearest) total += v;
     int64_t pick = 0;
     if (total <= 0) {
       // Fewer distinct points than k: take the first point not chosen yet.

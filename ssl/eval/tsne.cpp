@@ -83,7 +83,7 @@ Tensor tsne(const Tensor& features, const TsneConfig& cfg) {
     for (int64_t j = 0; j < n; ++j) P[i * n + j] = std::max((cond[i * n + j] + cond[j * n + i]) / (2.0 * n), 1e-12);
   dist.clear(), dist.shrink_to_fit(), cond.clear(), cond.shrink_to_fit();
 
-  std::vector<double> y(n * 2), update(n * 2, 0.0), gains(n * 2, 1.0), grad(n * 2), num(n * n);
+  std::vector<double> y(n * 2), update(n * 2, 0.0), gains(n * 2, 1.0), grad(n * 2), attract(n * 2), repel(n * 2), row_z(n);
   for (int64_t i = 0; i < n; ++i) {
     RandomStream rs(cfg.seed, 0x74736e65u /* "tsne" */, static_cast<uint32_t>(i));
     y[2 * i] = 1e-2 * rs.normal();  // std 1e-2: variance 1e-4
@@ -94,30 +94,33 @@ Tensor tsne(const Tensor& features, const TsneConfig& cfg) {
   for (int64_t it = 0; it < cfg.iterations; ++it) {
     double exaggeration = it < cfg.exaggeration_iterations ? cfg.early_exaggeration : 1.0;
     double momentum = it < cfg.momentum_switch ? 0.5 : 0.8;
-    // Student-t kernel num_ij = 1 / (1 + ||y_i - y_j||^2) and its sum Z (Q = num / Z).
-    double z = 0;
-#pragma omp parallel for reduction(+ : z) schedule(static) if (n > 128)
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < n; ++j) {
-        double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
-        double v = i == j ? 0.0 : 1.0 / (1.0 + dx * dx + dy * dy);
-        num[i * n + j] = v;
-        z += v;
-      }
-    // dC/dy_i = 4 sum_j (e P_ij - Q_ij) num_ij (y_i - y_j)
+    // With the Student-t kernel num_ij = 1 / (1 + ||y_i - y_j||^2), Z = sum num and Q = num / Z:
+    //   dC/dy_i = 4 sum_j (e P_ij - num_ij / Z) num_ij (y_i - y_j)
+    //           = 4 (sum_j e P_ij num_ij (y_i - y_j) - (1 / Z) sum_j num_ij^2 (y_i - y_j)),
+    // so one pass gathers both sums and Z, and the kernel matrix is never stored.
 #pragma omp parallel for schedule(static) if (n > 128)
     for (int64_t i = 0; i < n; ++i) {
-      double gx = 0, gy = 0;
+      double ax = 0, ay = 0, rx = 0, ry = 0, zi = 0;
+      const double* pi = &P[i * n];
       for (int64_t j = 0; j < n; ++j) {
-        double w = (exaggeration * P[i * n + j] - num[i * n + j] / z) * num[i * n + j];
-        gx += w * (y[2 * i] - y[2 * j]);
-        gy += w * (y[2 * i + 1] - y[2 * j + 1]);
+        if (j == i) continue;
+        double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
+        double k = 1.0 / (1.0 + dx * dx + dy * dy);
+        double a = exaggeration * pi[j] * k, r = k * k;
+        ax += a * dx, ay += a * dy;
+        rx += r * dx, ry += r * dy;
+        zi += k;
       }
-      grad[2 * i] = 4 * gx;
-      grad[2 * i + 1] = 4 * gy;
+      attract[2 * i] = ax, attract[2 * i + 1] = ay;
+      repel[2 * i] = rx, repel[2 * i + 1] = ry;
+      row_z[i] = zi;
     }
+    double z = 0;  // summed in a fixed order: the result must not depend on the thread count
+    for (double v : row_z) z += v;
+    for (int64_t c = 0; c < 2 * n; ++c) grad[c] = 4 * (attract[c] - repel[c] / z);
     for (int64_t c = 0; c < 2 * n; ++c) {
-      // Gains grow where the gradient keeps flipping against the last step, shrink where it agrees.
+      // Gains grow while the gradient keeps pointing the way the last step went (update ~ -grad,
+      // so their signs differ) and shrink when it reverses.
       bool same_sign = (grad[c] > 0) == (update[c] > 0);
       gains[c] = std::max(same_sign ? gains[c] * 0.8 : gains[c] + 0.2, 0.01);
       update[c] = momentum * update[c] - lr * gains[c] * grad[c];

@@ -74,4 +74,28 @@ int64_t load_checkpoint(const std::string& path, Learner& learner, Optimizer& op
   return std::stoll(meta("step"));
 }
 
+LoadedEncoder load_encoder(const std::string& path) {
+  LoadedEncoder out;
+  out.checkpoint = fs::is_directory(path) ? latest_checkpoint(path) : path;
+  SLIMSSL_CHECK(!out.checkpoint.empty(), "'", path, "' is neither a checkpoint file nor a run directory with checkpoints (",
+                checkpoint_dir(path), "/step_*.safetensors)");
+  SafetensorsFile f = load_safetensors(out.checkpoint);
+  auto it = f.metadata.find("config");
+  SLIMSSL_CHECK(it != f.metadata.end() && f.metadata.count("step"), "checkpoint '", out.checkpoint,
+                "': no slimssl config/step metadata (not a slimssl training checkpoint?)");
+  nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+  SLIMSSL_CHECK(!j.is_discarded(), "checkpoint '", out.checkpoint, "': the config metadata is not valid JSON");
+  out.config = config_from_json(j, out.checkpoint);
+  out.step = std::stoll(f.metadata.at("step"));
+  out.encoder = std::make_shared<Encoder>(out.config, out.config.framework == "mocov3");
+  NoGradGuard ng;
+  auto assign = [&](const models::NamedTensors& named) {
+    for (auto& [name, t] : named) t.detach().copy_(f.at("query." + name));
+  };
+  assign(out.encoder->named_parameters());
+  assign(out.encoder->named_buffers());
+  out.encoder->eval();
+  return out;
+}
+
 }  // namespace slimssl::train

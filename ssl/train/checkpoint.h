@@ -18,4 +18,14 @@ std::string latest_checkpoint(const std::string& run_dir);
 // Restores learner and optimizer; returns the step the checkpoint was taken after.
 int64_t load_checkpoint(const std::string& path, Learner& learner, Optimizer& opt);
 
+// A trained query encoder for evaluation: `path` is a run directory (its newest checkpoint) or a
+// checkpoint file. The config comes from the checkpoint's metadata.
+struct LoadedEncoder {
+  TrainConfig config;
+  std::shared_ptr<Encoder> encoder;
+  std::string checkpoint;
+  int64_t step = 0;
+};
+LoadedEncoder load_encoder(const std::string& path);
+
 }  // namespace slimssl::train
