@@ -59,6 +59,15 @@ bool outer_parallel(const ConvGeom& g) {
   return tasks > 1 && tasks >= omp_get_max_threads() && tasks * g.Og * g.K * g.P >= (int64_t{1} << 20);
 }
 
+// Output columns [lo, hi) of a kernel column whose input column is ow * stride + off lie inside
+// [0, W); the rest read padding. Computing the range once keeps the inner loops branch-free.
+inline void valid_range(int64_t off, int64_t stride, int64_t W, int64_t OW, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  hi = W - off <= 0 ? 0 : (W - off + stride - 1) / stride;
+  lo = std::min(lo, OW);
+  hi = std::max(lo, std::min(hi, OW));
+}
+
 // Unfolds group g of one image (x points at the image) into dst[kk * sk + pix * sp]; (sk, sp) =
 // (P, 1) gives col[K, P], (1, K) gives colT[P, K]. Padding reads as zero.
 template <class T>
@@ -69,6 +78,9 @@ void im2col(const ConvGeom& g, const T* x, int64_t group, T* dst, int64_t sk, in
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
         T* d = dst + ((c * g.kh + ki) * g.kw + kj) * sk;
+        const int64_t off = kj * p.dilation_w - p.pad_w;
+        int64_t lo, hi;
+        valid_range(off, p.stride_w, g.W, g.OW, lo, hi);
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           int64_t ih = oh * p.stride_h - p.pad_h + ki * p.dilation_h;
           T* drow = d + oh * g.OW * sp;
@@ -77,10 +89,13 @@ void im2col(const ConvGeom& g, const T* x, int64_t group, T* dst, int64_t sk, in
             continue;
           }
           const T* xrow = xc + ih * g.sH;
-          for (int64_t ow = 0; ow < g.OW; ++ow) {
-            int64_t iw = ow * p.stride_w - p.pad_w + kj * p.dilation_w;
-            drow[ow * sp] = (iw >= 0 && iw < g.W) ? xrow[iw * g.sW] : T(0);
+          for (int64_t ow = 0; ow < lo; ++ow) drow[ow * sp] = T(0);
+          if (sp == 1 && p.stride_w == 1 && g.sW == 1) {
+            std::copy(xrow + lo + off, xrow + hi + off, drow + lo);  // the common case: a plain copy
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) drow[ow * sp] = xrow[(ow * p.stride_w + off) * g.sW];
           }
+          for (int64_t ow = hi; ow < g.OW; ++ow) drow[ow * sp] = T(0);
         }
       }
     }
@@ -96,15 +111,15 @@ void col2im(const ConvGeom& g, const T* src, int64_t sk, int64_t sp, int64_t gro
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
         const T* s = src + ((c * g.kh + ki) * g.kw + kj) * sk;
+        const int64_t off = kj * p.dilation_w - p.pad_w;
+        int64_t lo, hi;
+        valid_range(off, p.stride_w, g.W, g.OW, lo, hi);
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           int64_t ih = oh * p.stride_h - p.pad_h + ki * p.dilation_h;
           if (ih < 0 || ih >= g.H) continue;
           const T* srow = s + oh * g.OW * sp;
           T* xrow = xc + ih * g.W;
-          for (int64_t ow = 0; ow < g.OW; ++ow) {
-            int64_t iw = ow * p.stride_w - p.pad_w + kj * p.dilation_w;
-            if (iw >= 0 && iw < g.W) xrow[iw] += srow[ow * sp];
-          }
+          for (int64_t ow = lo; ow < hi; ++ow) xrow[ow * p.stride_w + off] += srow[ow * sp];
         }
       }
     }
@@ -157,22 +172,21 @@ void conv_backward(const ConvGeom& g, const T* x, const T* w, int64_t ldw, const
 #pragma omp parallel if (outer_parallel(g))
   {
     const bool alone = omp_get_num_threads() == 1;
-    std::vector<T> colT(g.K * g.P), dw_private(dw && !alone ? g.O * g.K : 0, T(0));
+    std::vector<T> col(g.K * g.P), dw_private(dw && !alone ? g.O * g.K : 0, T(0));
     T* dw_acc = alone ? dw : dw_private.data();
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tasks; ++t) {
       const int64_t n = t / g.G, grp = t % g.G;
       const T* gyo = gy + (n * g.O + grp * g.Og) * g.P;
       if (dw) {
-        im2col(g, x + n * g.sN, grp, colT.data(), 1, g.K);
-        cpu::gemm(false, false, g.Og, g.K, g.P, T(1), gyo, g.P, colT.data(), g.K, T(1),
-                  dw_acc + grp * g.Og * g.K, g.K);
+        // dW[Og, K] += gy[Og, P] @ col[K, P]^T; col in [K, P] layout keeps im2col's writes contiguous.
+        im2col(g, x + n * g.sN, grp, col.data(), g.P, 1);
+        cpu::gemm(false, true, g.Og, g.K, g.P, T(1), gyo, g.P, col.data(), g.P, T(1), dw_acc + grp * g.Og * g.K, g.K);
       }
       if (dx) {
-        // dcolT[P, K] = gy[Og, P]^T @ W[Og, K]; reuses colT's buffer (its use above is finished).
-        cpu::gemm(true, false, g.P, g.K, g.Og, T(1), gyo, g.P, w + grp * g.Og * ldw, ldw, T(0), colT.data(),
-                  g.K);
-        col2im(g, colT.data(), 1, g.K, grp, dx + n * g.C * g.H * g.W);
+        // dcol[K, P] = W[Og, K]^T @ gy[Og, P]; reuses col's buffer (its use above is finished).
+        cpu::gemm(true, false, g.K, g.P, g.Og, T(1), w + grp * g.Og * ldw, ldw, gyo, g.P, T(0), col.data(), g.P);
+        col2im(g, col.data(), g.P, 1, grp, dx + n * g.C * g.H * g.W);
       }
     }
     if (dw && !alone) {

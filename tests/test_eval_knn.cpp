@@ -75,7 +75,7 @@ Naive naive_neighbours(const Tensor& bank, const Tensor& queries) {
 
 }  // namespace
 
-TEST_CASE("weighted kNN lets one close neighbour outvote two far ones; majority vote does not", "[eval][knn]") {
+TEST_CASE("weighted kNN lets one close neighbour outvote two far ones, majority vote does not", "[eval][knn]") {
   // Query at angle 0 (class 0). Bank: class 0 at 0.1 rad; class 1 at 1.0 and 1.1 rad.
   Tensor bank = angles_2d({0.1, 1.0, 1.1}), query = angles_2d({0.0});
   Tensor bl = labels_of({0, 1, 1}), ql = labels_of({0});

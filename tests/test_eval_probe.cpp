@@ -65,7 +65,7 @@ TEST_CASE("switchable and slimmable probes reach 100% on separable features", "[
   }
 }
 
-TEST_CASE("a slimmable probe shares one weight; a switchable one has a weight per width", "[eval][probe]") {
+TEST_CASE("a slimmable probe shares one weight, a switchable one has a weight per width", "[eval][probe]") {
   LabelledFeatures d = gaussian_blobs(4, 10, 16, 1.0, 0.2, 33);
   ProbeConfig cfg;
   cfg.epochs = 1;

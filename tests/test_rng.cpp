@@ -47,7 +47,7 @@ TEST_CASE("a random stream is word i%4 of block i/4 and depends only on its key"
   CHECK(x != c.next_u32());
 }
 
-TEST_CASE("uniform draws lie in [0, 1) with the right mean and variance", "[rng]") {
+TEST_CASE("uniform draws lie in 0 <= u < 1 with the right mean and variance", "[rng]") {
   RandomStream rs(7, 0);
   const int n = 400000;
   double sum = 0, sum2 = 0, lo = 1, hi = 0;
