@@ -76,6 +76,19 @@ int64_t Module::parameters_at(int wi) const {
   return n;
 }
 
+void Module::export_state(int wi, const std::string& prefix, NamedTensors& out) const {
+  for (auto& [n, t] : params_) out.emplace_back(prefix + n, t.detach().clone());
+  for (auto& [n, t] : buffers_) out.emplace_back(prefix + n, t.clone());
+  for (auto& [n, c] : children_) c->export_state(wi, n.empty() ? prefix : prefix + n + ".", out);
+}
+
+NamedTensors Module::export_state(int wi) const {
+  NamedTensors out;
+  NoGradGuard ng;
+  export_state(wi, "", out);
+  return out;
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [n, c] : children_) c->train(on);

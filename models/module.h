@@ -29,6 +29,11 @@ class Module {
   // Parameters that the sub-network at width index `wi` actually uses (its slices, its own BN).
   // Plain modules use all their parameters; slimmable layers override.
   virtual int64_t parameters_at(int wi) const;
+  // The standalone sub-network at width index wi: every tensor it uses, sliced and copied out
+  // (contiguous), under the name a plain network of that width has (per-width norms lose their
+  // width index). `slimssl export` writes this; a plain network built at {w} loads it by name.
+  virtual void export_state(int wi, const std::string& prefix, NamedTensors& out) const;
+  NamedTensors export_state(int wi) const;
 
   void train(bool on = true);
   void eval() { train(false); }

@@ -82,6 +82,11 @@ int64_t SlimConv2d::parameters_at(int wi) const {
   return out_[wi] * (spec_.depthwise ? 1 : in_[wi]) * k2 + (spec_.bias ? out_[wi] : 0);
 }
 
+void SlimConv2d::export_state(int wi, const std::string& prefix, NamedTensors& out) const {
+  out.emplace_back(prefix + "weight", weight_at(wi).detach().clone());
+  if (bias.defined()) out.emplace_back(prefix + "bias", bias.detach().narrow(0, 0, out_[wi]).clone());
+}
+
 // ---------------- SlimLinear ----------------
 SlimLinear::SlimLinear(Channels in, Channels out, bool has_bias) : in_(std::move(in)), out_(std::move(out)) {
   SLIMSSL_CHECK(!in_.empty() && in_.size() == out_.size(), "SlimLinear: ", in_.size(), " input widths but ",
@@ -108,6 +113,11 @@ Tensor SlimLinear::forward(const Tensor& x, int wi) {
 int64_t SlimLinear::parameters_at(int wi) const {
   check_width(wi, in_.size(), "SlimLinear");
   return in_[wi] * out_[wi] + (bias.defined() ? out_[wi] : 0);
+}
+
+void SlimLinear::export_state(int wi, const std::string& prefix, NamedTensors& out) const {
+  out.emplace_back(prefix + "weight", weight_at(wi).detach().clone());
+  if (bias.defined()) out.emplace_back(prefix + "bias", bias.detach().narrow(0, 0, out_[wi]).clone());
 }
 
 // ---------------- norms and plain layers ----------------

@@ -12,6 +12,9 @@ namespace slimssl::models {
 
 using Channels = std::vector<int64_t>;
 
+// Checks a width index against a layer's list, naming the layer.
+void check_width(int wi, size_t n, const char* layer);
+
 // Channel counts of `c` at each width: floor(w*c) (ResNet/SlimCLR rule) or rounded to a multiple
 // of `divisor` (MobileNet/EfficientNet rule, never below 90% of w*c).
 Channels scale_channels(int64_t c, const std::vector<double>& widths);
@@ -33,6 +36,7 @@ class SlimConv2d : public Layer {
   SlimConv2d(Channels in, Channels out, ConvSpec spec);
   Tensor forward(const Tensor& x, int wi) override;
   int64_t parameters_at(int wi) const override;
+  void export_state(int wi, const std::string& prefix, NamedTensors& out) const override;
   Tensor weight_at(int wi) const;  // the zero-copy slice width wi uses
   Tensor weight, bias;
   const Channels& in_channels() const { return in_; }
@@ -49,6 +53,7 @@ class SlimLinear : public Layer {
   SlimLinear(Channels in, Channels out, bool bias = true);
   Tensor forward(const Tensor& x, int wi) override;
   int64_t parameters_at(int wi) const override;
+  void export_state(int wi, const std::string& prefix, NamedTensors& out) const override;
   Tensor weight_at(int wi) const;
   Tensor weight, bias;
   const Channels& in_channels() const { return in_; }
@@ -98,6 +103,10 @@ class PerWidth : public Layer {
   PerWidth(size_t n_widths, Make make);
   Tensor forward(const Tensor& x, int wi) override;
   int64_t parameters_at(int wi) const override;
+  void export_state(int wi, const std::string& prefix, NamedTensors& out) const override {
+    check_width(wi, items_.size(), "switchable layer");
+    items_[wi]->export_state(0, prefix, out);
+  }
   const std::shared_ptr<Norm>& at(int wi) const { return items_.at(wi); }
   size_t size() const { return items_.size(); }
 
@@ -135,9 +144,6 @@ class Activation : public Layer {
 };
 
 int64_t rows_per_sample(const Tensor& x);
-
-// Checks a width index against a layer's list, naming the layer.
-void check_width(int wi, size_t n, const char* layer);
 
 // ---- template definitions ----
 template <class Norm>

@@ -10,9 +10,13 @@ std::vector<ZooEntry> extra_zoo_entries() {
   using W = const std::vector<double>&;
   std::vector<ZooEntry> e;
   e.push_back({"mobilenetv3_large", "MobileNetV3-Large (torchvision), 1280-d feature incl. classifier.0",
-               [](W w) -> std::shared_ptr<Backbone> { return std::make_shared<MobileNetV3>(MobileNetV3Config{true, w}); }});
+               [](W w) -> std::shared_ptr<Backbone> {
+                 return std::make_shared<MobileNetV3>(MobileNetV3Config{true, w});
+               }});
   e.push_back({"mobilenetv3_small", "MobileNetV3-Small (torchvision), 1024-d feature incl. classifier.0",
-               [](W w) -> std::shared_ptr<Backbone> { return std::make_shared<MobileNetV3>(MobileNetV3Config{false, w}); }});
+               [](W w) -> std::shared_ptr<Backbone> {
+                 return std::make_shared<MobileNetV3>(MobileNetV3Config{false, w});
+               }});
   e.push_back({"efficientnet_b0", "EfficientNet-B0 (torchvision), no stochastic depth",
                [](W w) -> std::shared_ptr<Backbone> { return std::make_shared<EfficientNet>(EfficientNetConfig{w}); }});
   e.push_back({"deit_tiny", "DeiT-Tiny / ViT-Tiny (timm), patch 16 at 224 px",

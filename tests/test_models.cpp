@@ -1,5 +1,3 @@
-#include <chrono>
-#include <iostream>
 // The model zoo: every architecture at every width (shapes, a training pass, gradients landing in
 // the full-size weights), slimmable-layer gradients by finite differences, parameter and MAC counts
 // against the published figures, weight sharing, switchable BatchNorm, the ViT's q/k/v slicing
@@ -93,11 +91,9 @@ void check_gradient_regions(const Backbone& b, int wi, const std::string& model)
 TEST_CASE("every zoo model trains at every width: feature shape, finite gradients in the full weights",
           "[models]") {
   for (auto& entry : zoo()) {
-    auto T0 = std::chrono::steady_clock::now();
     int64_t res = 0;
     auto b = small_instance(entry, kWidths, res);
     b->train();
-    double tb = std::chrono::duration<double>(std::chrono::steady_clock::now() - T0).count(); double tc = 0, tf = 0;
     Tensor x = randu({2, 3, res, res}, 7, -1, 1, DType::F32);
     for (int wi = 0; wi < 4; ++wi) {
       INFO(entry.name << " at width " << kWidths[wi] << ", " << res << " px");
@@ -106,11 +102,8 @@ TEST_CASE("every zoo model trains at every width: feature shape, finite gradient
       REQUIRE(f.shape() == Shape{2, b->feature_dim(wi)});
       CHECK(std::isfinite(abs_sum(f)));
       sum(mul(f, randu(f.shape(), 11, 0.5, 1.5, DType::F32))).backward();
-      auto T1 = std::chrono::steady_clock::now();
       check_gradient_regions(*b, wi, entry.name);
-      tc += std::chrono::duration<double>(std::chrono::steady_clock::now() - T1).count();
     }
-    std::cerr << entry.name << " build " << tb << " check " << tc << " total " << std::chrono::duration<double>(std::chrono::steady_clock::now() - T0).count() << "\n";
     // Every width's feature is narrower than or equal to the full one.
     for (int wi = 1; wi < 4; ++wi) CHECK(b->feature_dim(wi) <= b->feature_dim(wi - 1));
   }
@@ -278,7 +271,9 @@ TEST_CASE("vit: a slimmed network equals a compact ViT built from the first head
   };
   for (auto& [n, t] : compact.named_parameters()) {
     Tensor dst = t.detach();
-    auto ends_with = [&](const std::string& s) { return n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0; };
+    auto ends_with = [&](const std::string& s) {
+      return n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0;
+    };
     if (n == "cls_token" || n == "pos_embed") dst.copy_(find(n).narrow(2, 0, 4));
     else if (n.find("norm") != std::string::npos) {
       // The switchable norm's width-1 instance: "<name>.1.weight" in the slim network.

@@ -9,6 +9,10 @@ int run_data(const std::vector<std::string>&);
 int run_models(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
 int run_diag(const std::vector<std::string>& args);
+int run_export(const std::vector<std::string>& args);
+int run_eval(const std::vector<std::string>& args);
+int run_features(const std::vector<std::string>& args);
+int run_plot(const std::vector<std::string>& args);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
@@ -16,6 +20,10 @@ const std::vector<Command>& commands() {
       {"data", "check a data set: kind, splits, classes, image size, decode speed, bad files", run_data},
       {"train", "pre-train an encoder: --config FILE [--out RUN_DIR] [--resume] [key=value ...]", run_train},
       {"diag", "gradient diagnostics from a run's checkpoint: RUN_DIR [--steps N] [--out DIR]", run_diag},
+      {"eval", "evaluate a checkpoint per width: knn | linear | metrics RUN_DIR|CKPT [options]", run_eval},
+      {"features", "write a split's features at a width: RUN_DIR|CKPT --split S --width W --out FILE", run_features},
+      {"plot", "figures of a run and an index.html: RUN_DIR [--out DIR] [--format png|svg]", run_plot},
+      {"export", "one width as a standalone network: RUN_DIR|CKPT --width W --out FILE.safetensors", run_export},
       {"models", "parameters and MACs of every architecture at every width (--json)", run_models},
   };
   return all;

@@ -94,10 +94,10 @@ train::TrainConfig read_run_config(const std::string& run_dir) {
   return train::config_from_json(j, path);
 }
 
-std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+std::vector<JsonLine> read_jsonl(const std::string& path) {
   std::ifstream in(path);
   SLIMSSL_CHECK(in, "'", path, "': cannot open");
-  std::vector<nlohmann::json> out;
+  std::vector<JsonLine> out;
   std::string text;
   for (int64_t line = 1; std::getline(in, text); ++line) {
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -108,7 +108,7 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
       fail(where(path, line), ": not valid JSON (", short_json_error(e.what()), ")");
     }
     SLIMSSL_CHECK(j.is_object(), where(path, line), ": expected a JSON object, got ", j.type_name());
-    out.push_back(std::move(j));
+    out.push_back({line, std::move(j)});
   }
   return out;
 }
@@ -124,16 +124,8 @@ double MetricsLog::steps_per_epoch() const {
 MetricsLog read_metrics(const std::string& path) {
   require_file(path, "the training log of a run; is this a slimssl run directory?");
   MetricsLog log;
-  auto records = read_jsonl(path);
-  // read_jsonl skipped blank lines: recount to name the right line in messages.
-  std::ifstream in(path);
-  std::string text;
-  std::vector<int64_t> line_of;
-  for (int64_t line = 1; std::getline(in, text); ++line)
-    if (text.find_first_not_of(" \t\r") != std::string::npos) line_of.push_back(line);
-  for (size_t i = 0; i < records.size(); ++i) {
-    const nlohmann::json& r = records[i];
-    std::string at = where(path, line_of[i]);
+  for (const auto& [line, r] : read_jsonl(path)) {
+    std::string at = where(path, line);
     auto type = r.find("type");
     SLIMSSL_CHECK(type != r.end() && type->is_string(), at, ": 'type' is missing or not a string");
     MetricPoint p;
@@ -154,9 +146,8 @@ MetricsLog read_metrics(const std::string& path) {
 
 std::vector<GradientRecord> read_gradients(const std::string& path) {
   std::vector<GradientRecord> out;
-  int64_t index = 0;
-  for (const nlohmann::json& r : read_jsonl(path)) {
-    std::string at = "'" + path + "' record " + std::to_string(++index);
+  for (const auto& [line, r] : read_jsonl(path)) {
+    std::string at = where(path, line);
     GradientRecord g;
     g.step = static_cast<int64_t>(number(r, "step", at));
     auto layer = r.find("layer");
@@ -177,19 +168,20 @@ PcaTrajectory read_pca(const std::string& path) {
   auto records = read_jsonl(path);
   SLIMSSL_CHECK(!records.empty(), "'", path, "': empty (expected a header and one record per diagnostic step)");
   PcaTrajectory t;
-  const nlohmann::json& head = records[0];
+  const nlohmann::json& head = records[0].value;
   auto layer = head.find("layer");
   auto explained = head.find("explained");
   SLIMSSL_CHECK(layer != head.end() && layer->is_string() && explained != head.end() && explained->is_array() &&
                     explained->size() == 2 && (*explained)[0].is_number() && (*explained)[1].is_number(),
-                "'", path, "' record 1: expected {\"layer\": name, \"explained\": [pc1, pc2]}");
+                where(path, records[0].line), ": expected {\"layer\": name, \"explained\": [pc1, pc2]}");
   t.layer = layer->get<std::string>();
   t.explained[0] = (*explained)[0].get<double>(), t.explained[1] = (*explained)[1].get<double>();
   for (size_t i = 1; i < records.size(); ++i) {
-    std::string at = "'" + path + "' record " + std::to_string(i + 1);
-    t.steps.push_back(static_cast<int64_t>(number(records[i], "step", at)));
-    t.pc1.push_back(number(records[i], "pc1", at));
-    t.pc2.push_back(number(records[i], "pc2", at));
+    const auto& [line, r] = records[i];
+    std::string at = where(path, line);
+    t.steps.push_back(static_cast<int64_t>(number(r, "step", at)));
+    t.pc1.push_back(number(r, "pc1", at));
+    t.pc2.push_back(number(r, "pc2", at));
   }
   return t;
 }

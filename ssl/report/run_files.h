@@ -30,8 +30,12 @@ int width_index(const std::vector<double>& widths, double width);
 // RUN_DIR/config.json, parsed and validated.
 train::TrainConfig read_run_config(const std::string& run_dir);
 
-// Every non-empty line of a JSONL file as a JSON object.
-std::vector<nlohmann::json> read_jsonl(const std::string& path);
+// Every non-empty line of a JSONL file as a JSON object, with its line number (from 1).
+struct JsonLine {
+  int64_t line = 0;
+  nlohmann::json value;
+};
+std::vector<JsonLine> read_jsonl(const std::string& path);
 
 // metrics.jsonl: the "train" records (InfoNCE per width) and "kNN" records (top-1 % per width),
 // keyed by width label. Records of other types are skipped.

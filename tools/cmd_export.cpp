@@ -1,0 +1,43 @@
+// slimssl export RUN_DIR|CKPT --width W --out FILE.safetensors: one width's backbone as a
+// standalone compact network (sliced weights copied out, that width's norms), named like the
+// torchvision / timm model (docs/export.md shows the PyTorch side).
+#include <cmath>
+#include <cstdio>
+#include "engine/error.h"
+#include "engine/safetensors.h"
+#include "ssl/train/checkpoint.h"
+#include "tools/args.h"
+#include "tools/commands.h"
+
+namespace slimssl::tools {
+
+int run_export(const std::vector<std::string>& argv) {
+  Args args(argv, "export", {"--width", "--out"});
+  SLIMSSL_CHECK(args.positional().size() == 1, "usage: slimssl export RUN_DIR|CHECKPOINT --width W --out FILE");
+  std::string out = args.get("--out", "");
+  SLIMSSL_CHECK(!out.empty(), "--out FILE.safetensors is required");
+  auto loaded = train::load_encoder(args.positional()[0]);
+  const auto& widths = loaded.config.widths;
+  double w = args.get_double("--width", 1.0);
+  int wi = -1;
+  std::string listed;
+  for (size_t i = 0; i < widths.size(); ++i) {
+    if (std::abs(widths[i] - w) < 1e-9) wi = static_cast<int>(i);
+    listed += (listed.empty() ? "" : ", ") + std::to_string(widths[i]).substr(0, 4);
+  }
+  SLIMSSL_CHECK(wi >= 0, "--width ", w, " is not one of the run's widths (", listed, ")");
+  auto& backbone = *loaded.encoder->backbone;
+  auto tensors = backbone.export_state(wi);
+  save_safetensors(out, tensors,
+                   {{"format", "slimssl-export-1"},
+                    {"model", loaded.config.model},
+                    {"width", std::to_string(w)},
+                    {"feature_dim", std::to_string(backbone.feature_dim(wi))},
+                    {"in_channels", std::to_string(loaded.config.in_channels)},
+                    {"source", loaded.checkpoint}});
+  std::printf("exported %s at width %.2f (%zu tensors, feature dim %lld) to %s\n", loaded.config.model.c_str(), w,
+              tensors.size(), static_cast<long long>(backbone.feature_dim(wi)), out.c_str());
+  return 0;
+}
+
+}  // namespace slimssl::tools
