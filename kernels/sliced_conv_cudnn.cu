@@ -40,7 +40,7 @@ struct View {
     const int k = static_cast<int>(idx / (static_cast<size_t>(S) * R * C));
     return k * so + c * sc + r * sh + s * sw;
   }
-  size_t size() const { return static_cast<size_t>(K) * C * R * S; }
+  __host__ __device__ size_t size() const { return static_cast<size_t>(K) * C * R * S; }
 };
 
 // The copy the custom path avoids: the slice, contiguous, in the activations' type.

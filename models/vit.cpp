@@ -39,6 +39,12 @@ int64_t SlimQKV::parameters_at(int wi) const {
   return 3 * dims_[wi] * dims_[wi] + 3 * dims_[wi];
 }
 
+void SlimQKV::export_state(int wi, const std::string& prefix, NamedTensors& out) const {
+  out.emplace_back(prefix + "weight",
+                   concat({weight_block(0, wi), weight_block(1, wi), weight_block(2, wi)}, 0).detach());
+  out.emplace_back(prefix + "bias", concat({bias_block(0, wi), bias_block(1, wi), bias_block(2, wi)}, 0).detach());
+}
+
 namespace {
 
 class Attention : public Layer {
@@ -136,7 +142,7 @@ VisionTransformer::VisionTransformer(const ViTConfig& cfg) : Backbone(cfg.widths
     dims_.push_back(vit_heads_at(w, cfg.num_heads) * head_dim);
     hidden.push_back(dims_.back() * cfg.mlp_ratio);
   }
-  const int64_t d = cfg.embed_dim;
+  const int64_t d = dims_[0];  // the widest width of the list (a plain narrow ViT stores only its own)
   cls_token = register_parameter("cls_token", Tensor::zeros({1, 1, d}));
   pos_embed = register_parameter("pos_embed", Tensor::zeros({1, num_tokens(), d}));
   patch_proj_ = register_module(
@@ -163,6 +169,14 @@ Tensor VisionTransformer::forward(const Tensor& x, int wi) {
   h = add(concat({cls, h}, 1), pos_embed.narrow(2, 0, d));
   h = norm_->forward(blocks_->forward(h, wi), wi);
   return h.select(1, 0);
+}
+
+void VisionTransformer::export_state(int wi, const std::string& prefix, NamedTensors& out) const {
+  check_width(wi, num_widths(), "vit");
+  const int64_t d = dims_[wi];
+  out.emplace_back(prefix + "cls_token", cls_token.detach().narrow(2, 0, d).clone());
+  out.emplace_back(prefix + "pos_embed", pos_embed.detach().narrow(2, 0, d).clone());
+  for (auto& [n, c] : children()) c->export_state(wi, prefix + n + ".", out);
 }
 
 int64_t VisionTransformer::parameters_at(int wi) const {

@@ -40,6 +40,8 @@ class SlimQKV : public Module {
   explicit SlimQKV(Channels dims);
   std::array<Tensor, 3> forward(const Tensor& x, int wi) const;  // q, k, v: [..., dim(wi)] each
   int64_t parameters_at(int wi) const override;
+  // timm's layout at that width: [q; k; v] blocks of the first heads, concatenated.
+  void export_state(int wi, const std::string& prefix, NamedTensors& out) const override;
   // The view of block `which` (0 q, 1 k, 2 v) that width wi uses: weight [dim, dim], bias [dim].
   Tensor weight_block(int which, int wi) const;
   Tensor bias_block(int which, int wi) const;
@@ -60,6 +62,7 @@ class VisionTransformer : public Backbone {
   int64_t default_resolution() const override { return cfg_.image_size; }
   void reset_parameters(uint64_t seed) override;
   int64_t parameters_at(int wi) const override;
+  void export_state(int wi, const std::string& prefix, NamedTensors& out) const override;
   int64_t num_tokens() const;  // patches + the class token
   const ViTConfig& config() const { return cfg_; }
   Tensor cls_token, pos_embed;

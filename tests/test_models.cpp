@@ -323,7 +323,7 @@ TEST_CASE("vit: attn.qkv gradients by finite differences at a slimmed width", "[
   CHECK(abs_sum(g) == Approx(inside));
 }
 
-TEST_CASE("weight sharing: W[0,0] reaches every width, channels past width 0.25 do not reach it", "[models]") {
+TEST_CASE("weight sharing: W(0,0) reaches every width, channels past width 0.25 do not reach it", "[models]") {
   for (auto& entry : zoo()) {
     int64_t res = 0;
     auto b = small_instance(entry, kWidths, res);
@@ -436,7 +436,7 @@ TEST_CASE("switchable BatchNorm: training at one width leaves the other widths' 
   }
 }
 
-TEST_CASE("projection heads output [N, out_dim] at every width", "[models]") {
+TEST_CASE("projection heads output N x out_dim at every width", "[models]") {
   Channels in = {64, 48, 32, 16};
   for (const char* kind : {"simple", "wide", "deep", "mocov3", "predictor"}) {
     HeadConfig cfg;
