@@ -26,7 +26,8 @@ void init_linear(const Tensor& w, LinearInit how, uint64_t seed, uint64_t stream
   fans(w, fi, fo);
   switch (how) {
     case LinearInit::Normal001: init::normal(w, 0.0, 0.01, seed, stream); break;
-    case LinearInit::TruncNormal002: init::trunc_normal(w, 0.0, 0.02, -0.04, 0.04, seed, stream); break;
+    // timm: trunc_normal_(std=.02) with absolute bounds [-2, 2] (100 std: practically a normal).
+    case LinearInit::TruncNormal002: init::trunc_normal(w, 0.0, 0.02, -2.0, 2.0, seed, stream); break;
     case LinearInit::KaimingUniformFanIn:
       init::uniform(w, -1.0 / std::sqrt(fi), 1.0 / std::sqrt(fi), seed, stream);
       break;
