@@ -40,10 +40,11 @@ const char* kLinearHelp =
     "slimmable = one shared weight sliced per width (the paper's weaker alternative). --distill: each\n"
     "sub-width's loss is (soft-CE to the full probe's softmax + CE) / 2, as in the SlimCLR code.\n"
     "Defaults: SGD momentum 0.9, lr 0.1, cosine, 100 epochs, batch 256, no weight decay, on features\n"
-    "standardized per dimension with the training split's mean and std (the MAE probe's parameter-free BN):\n"
-    "the CIFAR probe schedule of solo-learn, cheap on a CPU once the features are cached, and one learning\n"
-    "rate that works whatever the scale of a backbone's features. The published ImageNet schedules, for\n"
-    "comparison: MoCo v2 (and SlimCLR's MoCo v2 script): SGD lr 60, wd 0, 100 epochs, x0.1 at 60 and 80, on\n"
+    "standardized per dimension with the training split's mean and std (the MAE probe's parameter-free BN).\n"
+    "Our choice: cheap on a CPU once the features are cached, and one learning rate that works whatever the\n"
+    "scale of a backbone's pooled features (solo-learn's CIFAR probes use the same lr, wd and epochs with\n"
+    "steps at 60/80 on raw features: --norm none --schedule step --milestones 60,80). Published ImageNet\n"
+    "schedules: MoCo v2 (and SlimCLR's MoCo v2 script): SGD lr 60, wd 0, 100 epochs, x0.1 at 60 and 80, on\n"
     "unnormalized features (--norm none --lr 60 --schedule step --milestones 60,80); MoCo v3: SGD lr 0.4,\n"
     "cosine, 90 epochs (--lr 0.4 --epochs 90).\n";
 

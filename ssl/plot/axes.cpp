@@ -114,6 +114,14 @@ double tick_label_width(const Axis& a) {
   return w;
 }
 
+void draw_title(Canvas& c, const Frame& f, const std::string& title) {
+  // Centred over the plot area, but never past the picture's edges (long titles, narrow plots).
+  double half = text_width(title, kTitleSize) / 2, x = f.left + f.width / 2;
+  x = std::max(x, half + 4.0);
+  x = std::min(x, std::max(half + 4.0, c.width() - half - 4.0));
+  c.text(x, f.top / 2, title, kTitleSize, kBlack, Anchor::Middle);
+}
+
 void draw_axes(Canvas& c, const Frame& f, const Axis& x, const Axis& y, const std::string& title,
                const std::string& xlabel, const std::string& ylabel) {
   for (double t : x.ticks) {
@@ -134,7 +142,7 @@ void draw_axes(Canvas& c, const Frame& f, const Axis& x, const Axis& y, const st
   if (!xlabel.empty()) c.text(f.left + f.width / 2, f.bottom() + 42, xlabel, kLabelSize, kBlack, Anchor::Middle);
   if (!ylabel.empty())
     c.text(f.left - tick_label_width(y) - 26, f.top + f.height / 2, ylabel, kLabelSize, kBlack, Anchor::Middle, true);
-  if (!title.empty()) c.text(f.left + f.width / 2, f.top / 2, title, kTitleSize, kBlack, Anchor::Middle);
+  if (!title.empty()) draw_title(c, f, title);
 }
 
 void draw_color_bar(Canvas& c, double x, double top, double width, double height, const Axis& scale,

@@ -40,6 +40,8 @@ bool clip_segment(const Frame& f, double& x0, double& y0, double& x1, double& y1
 double tick_label_width(const Axis& a);
 
 // Background grid, frame, ticks and tick labels, axis labels (y vertical) and the title.
+// The chart title above the plot area, kept inside the picture.
+void draw_title(Canvas& c, const Frame& f, const std::string& title);
 void draw_axes(Canvas& c, const Frame& f, const Axis& x, const Axis& y, const std::string& title,
                const std::string& xlabel, const std::string& ylabel);
 

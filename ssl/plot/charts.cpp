@@ -296,7 +296,7 @@ void draw(Canvas& c, const Heatmap& ch) {
     c.text(f.left + (k + 0.5) * cw, f.bottom() + 16, ch.col_labels[k], kTickSize, kAxis, Anchor::Middle);
   if (!ch.xlabel.empty()) c.text(f.left + f.width / 2, f.bottom() + 42, ch.xlabel, kLabelSize, kBlack, Anchor::Middle);
   if (!ch.ylabel.empty()) c.text(16, f.top + f.height / 2, ch.ylabel, kLabelSize, kBlack, Anchor::Middle, true);
-  if (!ch.title.empty()) c.text(f.left + f.width / 2, f.top / 2, ch.title, kTitleSize, kBlack, Anchor::Middle);
+  if (!ch.title.empty()) draw_title(c, f, ch.title);
   draw_color_bar(c, f.right() + 16, f.top, 18, f.height, scale, [map](double t) { return colormap(map, t); },
                  ch.value_label);
 }

@@ -27,11 +27,6 @@ std::vector<std::string> layer_order(const std::vector<GradientRecord>& g) {
 
 bool same_width(const std::optional<double>& a, double b) { return a && std::abs(*a - b) < 1e-6; }
 
-std::vector<std::pair<double, std::string>> slow_start_line(std::optional<double> at) {
-  if (!at) return {};
-  return {{*at, "slow start ends"}};
-}
-
 }  // namespace
 
 plot::LineChart ratio_chart(const std::vector<GradientRecord>& g, const std::vector<double>& widths,
@@ -53,7 +48,7 @@ plot::LineChart ratio_chart(const std::vector<GradientRecord>& g, const std::vec
   ch.series = {whole, rest};
   ch.hline = 1.0;
   ch.hline_label = "ratio 1";
-  ch.vlines = slow_start_line(slow_start);
+  mark_slow_start(ch, slow_start);
   return ch;
 }
 
@@ -76,7 +71,7 @@ plot::Heatmap pair_cosine_heatmap(const std::vector<GradientRecord>& g, const st
     }
   }
   plot::Heatmap h;
-  h.title = "Cosine of width pairs' gradient contributions";
+  h.title = "Width-pair gradient cosines per layer";
   h.xlabel = "width pair (mean over diagnostic steps where both train)";
   h.ylabel = "layer";
   h.rows = static_cast<int64_t>(layers.size()), h.cols = static_cast<int64_t>(pairs.size());
@@ -155,7 +150,7 @@ plot::LineChart pca_steps_chart(const PcaTrajectory& p, std::optional<double> sl
   }
   a.markers = b.markers = p.steps.size() <= 40;
   ch.series = {a, b};
-  ch.vlines = slow_start_line(slow_start);
+  mark_slow_start(ch, slow_start);
   return ch;
 }
 

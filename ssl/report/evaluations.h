@@ -32,8 +32,9 @@ struct LinearOptions {
   bool augment = false;                // train-split features from the training augmentation
   std::string feature_norm = "standardize";  // "standardize" (train mean/std per dim) or "none"
 };
-// {"checkpoint", "step", "probe", "distill", "augment", "feature_norm", "epochs", "lr", ...,
-//  "widths": [{"width", "top1", "top5", "final_loss"}]}
+// {"checkpoint", "step", "probe", "distill", "augment", "feature_norm", "epochs", "lr", "schedule",
+//  "milestones", "momentum", "weight_decay", "batch_size", "seed", "train_images", "test_images",
+//  "final_loss" (the last epoch's mean loss, summed over widths), "widths": [{"width", "top1", "top5"}]}
 nlohmann::json evaluate_linear(const EvalSubject& s, const LinearOptions& o, const Log& log = {});
 
 struct MetricsOptions {

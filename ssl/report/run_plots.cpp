@@ -48,13 +48,25 @@ std::optional<double> slow_start_step(const train::TrainConfig& c, const Metrics
   return c.slim_start_epoch * spe;
 }
 
+void mark_slow_start(plot::LineChart& chart, std::optional<double> at) {
+  plot::Series anchor;  // no name: not in the legend; NaN y: nothing drawn
+  anchor.x = {0.0}, anchor.y = {NAN};
+  chart.series.push_back(anchor);
+  double hi = -INFINITY;
+  for (const auto& s : chart.series)
+    for (double x : s.x) hi = std::max(hi, x);
+  if (!at || !(*at > 0 && *at < hi)) return;
+  chart.vlines = {{*at, "slow start ends"}};
+  chart.legend_outside = true;
+}
+
 plot::LineChart loss_chart(const MetricsLog& log, std::optional<double> slow_start) {
   plot::LineChart ch;
   ch.title = "InfoNCE per width";
   ch.xlabel = "step";
   ch.ylabel = "InfoNCE loss";
   ch.series = per_width(log.train, false);
-  if (slow_start) ch.vlines = {{*slow_start, "slow start ends"}};
+  mark_slow_start(ch, slow_start);
   return ch;
 }
 
@@ -65,7 +77,7 @@ plot::LineChart knn_chart(const MetricsLog& log, std::optional<double> slow_star
   ch.ylabel = "kNN top-1 (%)";
   ch.series = per_width(log.knn, true);
   for (auto& s : ch.series) s.markers = true;
-  if (slow_start_epoch) ch.vlines = {{*slow_start_epoch, "slow start ends"}};
+  mark_slow_start(ch, slow_start_epoch);
   return ch;
 }
 
@@ -107,25 +119,32 @@ PlotResult plot_run(const std::string& run_dir, const PlotOptions& o) {
                                      nlohmann::json(cfg.slim_start_epoch).dump() + "), when the sub-networks start training."
                                : "";
 
-  if (!log.train.empty())
-    save(loss_chart(log, slow), "loss", "InfoNCE loss of each width against the optimizer step (metrics.jsonl)." + slow_note);
-  else
+  // Captions mention the slow-start line only where the chart could draw it.
+  auto note = [&](const auto& chart) { return chart.vlines.empty() ? std::string() : slow_note; };
+  if (!log.train.empty()) {
+    plot::LineChart ch = loss_chart(log, slow);
+    save(ch, "loss", "InfoNCE loss of each width against the optimizer step (metrics.jsonl)." + note(ch));
+  } else {
     r.skipped.push_back("loss curves: metrics.jsonl has no train records");
-  if (!log.knn.empty())
-    save(knn_chart(log, slow_epoch), "knn",
-         "Weighted kNN top-1 (k = " + std::to_string(cfg.knn_k) + ") of each width's backbone features against the epoch.");
-  else
+  }
+  if (!log.knn.empty()) {
+    plot::LineChart ch = knn_chart(log, slow_epoch);
+    save(ch, "knn", "Weighted kNN top-1 (k = " + std::to_string(cfg.knn_k) +
+                        ") of each width's backbone features against the epoch." + note(ch));
+  } else {
     r.skipped.push_back("kNN curves: metrics.jsonl has no knn records");
+  }
 
   fs::path diag = fs::path(run_dir) / "diag";
   if (fs::is_regular_file(diag / "gradients.jsonl") && cfg.widths.size() > 1) {
     auto g = read_gradients((diag / "gradients.jsonl").string());
     std::string full = width_label(cfg.widths.front()), small = width_label(cfg.widths.back());
-    save(ratio_chart(g, cfg.widths, slow), "grad_ratios",
+    plot::LineChart ratios = ratio_chart(g, cfg.widths, slow);
+    save(ratios, "grad_ratios",
          "Gradient magnitude imbalance, averaged over conv/linear layers: |g" + full + "| / |g" + small +
              "| (total gradient on the full weight vs on the smallest width's slice) and |g" + full + " \\ " + small +
              "| / |g" + small + "| (the parameters only wider widths use vs the shared slice). Dashed horizontal line: 1." +
-             slow_note);
+             note(ratios));
     plot::Heatmap pairs = pair_cosine_heatmap(g, cfg.widths);
     if (pairs.rows > 0) {
       save(pairs, "grad_cos_pairs",
@@ -149,8 +168,8 @@ PlotResult plot_run(const std::string& run_dir, const PlotOptions& o) {
            "Direction over time: the flattened gradient of " + p.layer + " at each diagnostic step projected on its "
            "first two principal components, coloured by step and joined in order. A smooth path is a consistent "
            "optimization; jumps are divergent directions.");
-      save(pca_steps_chart(p, slow), "grad_pca_steps",
-           "The same projections against the step (the SlimCLR paper's view)." + slow_note);
+      plot::LineChart steps = pca_steps_chart(p, slow);
+      save(steps, "grad_pca_steps", "The same projections against the step (the SlimCLR paper's view)." + note(steps));
     }
   }
 

@@ -30,6 +30,11 @@ PlotResult plot_run(const std::string& run_dir, const PlotOptions& o);
 // steps per epoch recorded in metrics.jsonl; none without slow start or without train records.
 std::optional<double> slow_start_step(const train::TrainConfig& c, const MetricsLog& log);
 
+// Training curves start their x axis at 0 (an invisible anchor point), so a slow start that ends
+// at the first logged point still falls inside the frame; with the "slow start ends" line (drawn
+// when `at` lies inside the x range) the legend goes right of the plot, clear of the line's label.
+void mark_slow_start(plot::LineChart& chart, std::optional<double> at);
+
 // ---- chart builders ----
 // InfoNCE per width against the step.
 plot::LineChart loss_chart(const MetricsLog& log, std::optional<double> slow_start);
