@@ -33,9 +33,9 @@ plot::LineChart ratio_chart(const std::vector<GradientRecord>& g, const std::vec
                             std::optional<double> slow_start) {
   std::string full = width_label(widths.front()), small = width_label(widths.back());
   plot::LineChart ch;
-  ch.title = "Gradient magnitude ratios (mean over layers)";
+  ch.title = "Gradient magnitude ratios";
   ch.xlabel = "step";
-  ch.ylabel = "ratio";
+  ch.ylabel = "ratio (mean over layers)";
   plot::Series whole, rest;
   whole.name = "|g" + full + "| / |g" + small + "|";
   rest.name = "|g" + full + " \\ " + small + "| / |g" + small + "|";
@@ -139,7 +139,7 @@ plot::ScatterChart pca_chart(const PcaTrajectory& p, std::optional<double> slow_
 
 plot::LineChart pca_steps_chart(const PcaTrajectory& p, std::optional<double> slow_start) {
   plot::LineChart ch;
-  ch.title = "Gradient PCA components of " + short_layer(p.layer) + " over steps";
+  ch.title = "Gradient PCA of " + short_layer(p.layer);
   ch.xlabel = "step";
   ch.ylabel = "projection";
   plot::Series a, b;
