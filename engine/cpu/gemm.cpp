@@ -34,10 +34,9 @@ namespace {
 // the broadcast A value: 15 of the 16 ymm registers AVX2 has.
 constexpr int MR = 6;
 constexpr int NR = 16;
-// KC * NR * 4 B = 24 KiB of B micro-panel stays in L1 (48 KiB on the Zen 5 this was tuned on);
-// MC * KC * 4 B = 216 KiB of packed A in L2 (1 MiB); the KC x NC panel of B (6 MiB) in L3.
-// MC is a multiple of MR, NC of NR. (KC 256 measured the same on squares, a little slower on
-// conv shapes; docs/cpu_gemm.md.)
+// KC * NR * 4 B = 16 KiB of B micro-panel stays in L1 (48 KiB on the Zen 5 this was tuned on);
+// MC * KC * 4 B = 144 KiB of packed A in L2 (1 MiB); the KC x NC panel of B (4 MiB) in L3.
+// MC is a multiple of MR, NC of NR. KC 384 and 512 were no faster on one thread (docs/cpu_gemm.md).
 constexpr int64_t KC = 256;
 constexpr int64_t MC = 144;
 constexpr int64_t NC = 4096;

@@ -35,18 +35,10 @@
 #include <vector>
 #include "kernels/infonce.h"
 #include "kernels/memory.h"
+#include "kernels/dev/workbench.h"
 
 namespace k = slimssl::kernels;
-using bf16_t = __nv_bfloat16;
 
-#define CUDA_CHECK(x)                                                                          \
-  do {                                                                                         \
-    cudaError_t e_ = (x);                                                                      \
-    if (e_ != cudaSuccess) {                                                                   \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(2);                                                                            \
-    }                                                                                          \
-  } while (0)
 #define CUBLAS_CHECK(x)                                                                   \
   do {                                                                                    \
     cublasStatus_t s_ = (x);                                                              \
@@ -57,18 +49,10 @@ using bf16_t = __nv_bfloat16;
   } while (0)
 
 namespace {
+using namespace slimssl::workbench;
 
 // ------------------------------------------------------------------------------------------------
 // Host helpers
-
-float round_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  u &= 0xffff0000u;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 
 std::vector<float> unit_rows(int rows, int dim, std::mt19937& gen, bool round) {
   std::normal_distribution<float> nd;
@@ -81,45 +65,6 @@ std::vector<float> unit_rows(int rows, int dim, std::mt19937& gen, bool round) {
       x = static_cast<float>(x / std::sqrt(n2));
       if (round) x = round_bf16(x);
     }
-  }
-  return v;
-}
-
-// Device buffer from the library's caching allocator (so its peak-bytes counter sees everything).
-struct Buf {
-  void* p = nullptr;
-  size_t bytes = 0;
-  Buf() = default;
-  explicit Buf(size_t n) : bytes(n) { p = n ? k::device_alloc(n, 0) : nullptr; }
-  ~Buf() {
-    if (p) k::device_free(p, 0);
-  }
-  Buf(const Buf&) = delete;
-  Buf& operator=(const Buf&) = delete;
-  Buf(Buf&& o) noexcept : p(o.p), bytes(o.bytes) { o.p = nullptr; }
-  template <class T> T* as() const { return static_cast<T*>(p); }
-};
-
-Buf upload(const std::vector<float>& v, k::ElemType t) {
-  Buf b(v.size() * k::elem_size(t));
-  if (t == k::ElemType::F32) {
-    CUDA_CHECK(cudaMemcpy(b.p, v.data(), b.bytes, cudaMemcpyHostToDevice));
-  } else {
-    std::vector<bf16_t> h(v.size());
-    for (size_t i = 0; i < v.size(); ++i) h[i] = __float2bfloat16(v[i]);
-    CUDA_CHECK(cudaMemcpy(b.p, h.data(), b.bytes, cudaMemcpyHostToDevice));
-  }
-  return b;
-}
-
-std::vector<float> download(const Buf& b, size_t n, k::ElemType t) {
-  std::vector<float> v(n);
-  if (t == k::ElemType::F32) {
-    CUDA_CHECK(cudaMemcpy(v.data(), b.p, n * 4, cudaMemcpyDeviceToHost));
-  } else {
-    std::vector<bf16_t> h(n);
-    CUDA_CHECK(cudaMemcpy(h.data(), b.p, n * 2, cudaMemcpyDeviceToHost));
-    for (size_t i = 0; i < n; ++i) v[i] = __bfloat162float(h[i]);
   }
   return v;
 }
@@ -458,30 +403,6 @@ bool validate_case(const Problem& pr, k::ElemType t, k::InfoNCEKernel kern, std:
 
 // ------------------------------------------------------------------------------------------------
 // Timing
-
-struct Timer {
-  cudaEvent_t a, b;
-  Buf flush;
-  explicit Timer(size_t flush_bytes = size_t{256} << 20) : flush(flush_bytes) {  // larger than any L2 (H100: 50 MB)
-    CUDA_CHECK(cudaEventCreate(&a));
-    CUDA_CHECK(cudaEventCreate(&b));
-  }
-  template <class F>
-  float median_ms(F&& fn, int reps) {
-    fn();  // warm-up
-    std::vector<float> t(reps);
-    for (float& v : t) {
-      CUDA_CHECK(cudaMemsetAsync(flush.p, 0, flush.bytes));  // evict the inputs from L2
-      CUDA_CHECK(cudaEventRecord(a));
-      fn();
-      CUDA_CHECK(cudaEventRecord(b));
-      CUDA_CHECK(cudaEventSynchronize(b));
-      CUDA_CHECK(cudaEventElapsedTime(&v, a, b));
-    }
-    std::sort(t.begin(), t.end());
-    return t[reps / 2];
-  }
-};
 
 struct Row {
   std::string variant, dtype;

@@ -34,64 +34,12 @@
 #include <vector>
 #include "kernels/memory.h"
 #include "kernels/sliced_conv.h"
+#include "kernels/dev/workbench.h"
 
 namespace k = slimssl::kernels;
-using bf16_t = __nv_bfloat16;
-
-#define CUDA_CHECK(x)                                                                          \
-  do {                                                                                         \
-    cudaError_t e_ = (x);                                                                      \
-    if (e_ != cudaSuccess) {                                                                   \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(2);                                                                            \
-    }                                                                                          \
-  } while (0)
 
 namespace {
-
-float round_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  u &= 0xffff0000u;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-struct Buf {
-  void* p = nullptr;
-  size_t bytes = 0;
-  Buf() = default;
-  explicit Buf(size_t n) : bytes(n) { p = n ? k::device_alloc(n, 0) : nullptr; }
-  ~Buf() {
-    if (p) k::device_free(p, 0);
-  }
-  Buf(const Buf&) = delete;
-  Buf& operator=(const Buf&) = delete;
-  template <class T> T* as() const { return static_cast<T*>(p); }
-};
-
-void upload(Buf& b, const std::vector<float>& v, k::ElemType t) {
-  if (t == k::ElemType::F32) {
-    CUDA_CHECK(cudaMemcpy(b.p, v.data(), v.size() * 4, cudaMemcpyHostToDevice));
-  } else {
-    std::vector<bf16_t> h(v.size());
-    for (size_t i = 0; i < v.size(); ++i) h[i] = __float2bfloat16(v[i]);
-    CUDA_CHECK(cudaMemcpy(b.p, h.data(), v.size() * 2, cudaMemcpyHostToDevice));
-  }
-}
-
-std::vector<float> download(const Buf& b, size_t n, k::ElemType t) {
-  std::vector<float> v(n);
-  if (t == k::ElemType::F32) {
-    CUDA_CHECK(cudaMemcpy(v.data(), b.p, n * 4, cudaMemcpyDeviceToHost));
-  } else {
-    std::vector<bf16_t> h(n);
-    CUDA_CHECK(cudaMemcpy(h.data(), b.p, n * 2, cudaMemcpyDeviceToHost));
-    for (size_t i = 0; i < n; ++i) v[i] = __bfloat162float(h[i]);
-  }
-  return v;
-}
+using namespace slimssl::workbench;
 
 // ------------------------------------------------------------------------------------------------
 // The conv shapes of a CIFAR ResNet-18 (full width), with the parent weight they slice.
@@ -248,30 +196,6 @@ bool validate(const Layer& l, double width, std::mt19937& gen) {
 
 // ------------------------------------------------------------------------------------------------
 // Timing
-
-struct Timer {
-  cudaEvent_t a, b;
-  Buf flush;
-  explicit Timer(size_t flush_bytes) : flush(flush_bytes) {
-    CUDA_CHECK(cudaEventCreate(&a));
-    CUDA_CHECK(cudaEventCreate(&b));
-  }
-  template <class F>
-  float median_ms(F&& fn, int reps) {
-    fn();  // warm-up (cuDNN finds its algorithm here)
-    std::vector<float> t(reps);
-    for (float& v : t) {
-      CUDA_CHECK(cudaMemsetAsync(flush.p, 0, flush.bytes));
-      CUDA_CHECK(cudaEventRecord(a));
-      fn();
-      CUDA_CHECK(cudaEventRecord(b));
-      CUDA_CHECK(cudaEventSynchronize(b));
-      CUDA_CHECK(cudaEventElapsedTime(&v, a, b));
-    }
-    std::sort(t.begin(), t.end());
-    return t[reps / 2];
-  }
-};
 
 struct Row {
   std::string layer, dtype;
