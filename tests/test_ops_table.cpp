@@ -1,5 +1,5 @@
 // Every op of engine/ops.h (except conv/pool/norm/dropout, tested in their own suites) as one
-// table, in the manner of ggml's test-backend-ops: each case names its inputs' shapes, builds the
+// table: each case names its inputs' shapes, builds the
 // op, and gives a naive reference computed with plain loops over double values. Each case is run
 //   - contiguous and non-contiguous (every float input a strided view of a poisoned buffer),
 //   - forward in float64 and float32 against the reference,

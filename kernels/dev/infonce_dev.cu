@@ -1,4 +1,5 @@
-// Workbench for the fused InfoNCE kernel (kernels/infonce.cu), in the manner of llm.c's dev/cuda.
+// Workbench for the fused InfoNCE kernel (kernels/infonce.cu): numbered kernel versions, each
+// validated against the CPU reference in this file, then timed against the unfused cuBLAS path.
 //
 // Versions (selected through InfoNCEOptions::kernel; the library holds the kernels themselves):
 //   version 1 (v1_fma)   64 x 64 logits tiles in shared memory, CUDA-core float32 FMA, online

@@ -1,5 +1,5 @@
-// Workbench for the sliced-channel convolution (kernels/sliced_conv.cu), in the manner of llm.c's
-// dev/cuda.
+// Workbench for the sliced-channel convolution (kernels/sliced_conv.cu): numbered kernel versions,
+// each validated against the CPU reference in this file, then timed against cuDNN.
 //
 // Versions (SlicedConvOptions::kernel; the kernels live in the library):
 //   version 1 (v1_fma)   implicit GEMM, 64 x 64 x 32 tiles, 128 threads, float32 FMA on CUDA cores;
