@@ -34,8 +34,9 @@ wait_all() { for p in "${pids[@]}"; do wait "$p"; done; pids=(); }
 
 emulated infonce kernels/infonce.cu
 emulated sliced_conv kernels/sliced_conv.cu
+emulated optimizer_step kernels/optimizer_step.cu
 compile "$EMU/emu_runtime.cpp"
-LIB=("$OUT/infonce.emu.o" "$OUT/sliced_conv.emu.o" "$OUT/emu_runtime.o")
+LIB=("$OUT/infonce.emu.o" "$OUT/sliced_conv.emu.o" "$OUT/optimizer_step.emu.o" "$OUT/emu_runtime.o")
 
 if [[ "${1:-}" == "--workbenches" ]]; then
   emulated infonce_dev kernels/dev/infonce_dev.cu
@@ -49,7 +50,8 @@ if [[ "${1:-}" == "--workbenches" ]]; then
 fi
 
 compile tests/test_cuda_kernels.cpp
+compile tests/test_cuda_optimizer.cpp
 compile tests/main.cpp
 wait_all
-"$CXX" -pthread "${LIB[@]}" "$OUT/test_cuda_kernels.o" "$OUT/main.o" -o "$OUT/emulated_tests"
+"$CXX" -pthread "${LIB[@]}" "$OUT/test_cuda_kernels.o" "$OUT/test_cuda_optimizer.o" "$OUT/main.o" -o "$OUT/emulated_tests"
 "$OUT/emulated_tests" "${1:-[cuda]}"
