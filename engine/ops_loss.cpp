@@ -29,16 +29,6 @@ void softmax_rows(const T* p, T* o, int64_t rows, int64_t cols, bool log_out) {
   }
 }
 
-// Moves the row layout of as_rows ([non-reduced dims..., dim]) back to x's dimension order.
-Tensor rows_back(const Tensor& m, const Shape& shape, int64_t dim) {
-  Shape moved;
-  std::vector<int64_t> back(shape.size());
-  for (int64_t k = 0, j = 0; k < static_cast<int64_t>(shape.size()); ++k)
-    if (k != dim) moved.push_back(shape[k]), back[k] = j++;
-  moved.push_back(shape[dim]);
-  back[dim] = static_cast<int64_t>(shape.size()) - 1;
-  return m.reshape(moved).permute(back).contiguous();
-}
 
 // (log-)softmax of the detached x along dim, contiguous, x's shape; records nothing.
 Tensor softmax_forward(const char* op, const Tensor& x, int64_t dim, bool log_out) {
@@ -51,7 +41,7 @@ Tensor softmax_forward(const char* op, const Tensor& x, int64_t dim, bool log_ou
   SLIMSSL_DISPATCH_FLOAT(x.dtype(), op, [&] {
     softmax_rows(r.matrix.data<scalar_t>(), out.data<scalar_t>(), r.rows, r.cols, log_out);
   });
-  return rows_back(out, x.shape(), dim);
+  return cpu::rows_back(out, x.shape(), dim);
 }
 
 void check_logits(const char* op, const Tensor& logits) {

@@ -131,13 +131,7 @@ Tensor amax(const Tensor& x, int64_t dim, bool keepdim) {
       scalar_t* o = gm.data<scalar_t>();
       for (int64_t i = 0; i < rows; ++i) o[i * cols + idx[i]] = gp[i];
     });
-    Shape moved;
-    std::vector<int64_t> back(shape.size());
-    for (int64_t k = 0, j = 0; k < static_cast<int64_t>(shape.size()); ++k)
-      if (k != d) moved.push_back(shape[k]), back[k] = j++;
-    moved.push_back(shape[d]);
-    back[d] = static_cast<int64_t>(shape.size()) - 1;
-    s.add(0, gm.reshape(moved).permute(back));
+    s.add(0, cpu::rows_back(gm, shape, d));
   });
 }
 

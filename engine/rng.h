@@ -5,6 +5,8 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #if defined(__CUDACC__)
 #define SLIMSSL_HD __host__ __device__ __forceinline__
@@ -66,5 +68,13 @@ class RandomStream {
   uint32_t i_ = 0;
   Philox4x32 block_{};
 };
+
+// A uniformly shuffled permutation of [0, n) drawn from `rs` (Fisher-Yates from the back). Host only.
+inline std::vector<int64_t> random_permutation(int64_t n, RandomStream rs) {
+  std::vector<int64_t> p(n);
+  for (int64_t i = 0; i < n; ++i) p[i] = i;
+  for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[rs.next_u32() % (i + 1)]);
+  return p;
+}
 
 }  // namespace slimssl

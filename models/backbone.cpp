@@ -1,6 +1,13 @@
 #include "models/backbone.h"
+#include <cstdio>
 
 namespace slimssl::models {
+
+std::string width_label(double width) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.2f", width);
+  return buf;
+}
 
 void validate_widths(const std::vector<double>& widths) {
   SLIMSSL_CHECK(!widths.empty(), "widths: the width list is empty");

@@ -24,6 +24,10 @@ class Backbone : public Layer {
   std::vector<double> widths_;
 };
 
+// "0.50": how a width is written everywhere (metrics.jsonl and diag keys, tables, file names), so
+// the writers and the readers of run files agree.
+std::string width_label(double width);
+
 // Checks a width list: non-empty, each in (0, 1], strictly descending.
 void validate_widths(const std::vector<double>& widths);
 

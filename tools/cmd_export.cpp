@@ -1,11 +1,11 @@
 // slimssl export RUN_DIR|CKPT --width W --out FILE.safetensors [--check FILE]: one width's backbone as a
 // standalone compact network (sliced weights copied out, that width's norms), named like the
 // torchvision / timm model (docs/export.md shows the PyTorch side).
-#include <cmath>
 #include <cstdio>
 #include "engine/error.h"
 #include "engine/init.h"
 #include "engine/safetensors.h"
+#include "ssl/report/run_files.h"
 #include "ssl/train/checkpoint.h"
 #include "tools/args.h"
 #include "tools/commands.h"
@@ -20,13 +20,7 @@ int run_export(const std::vector<std::string>& argv) {
   auto loaded = train::load_encoder(args.positional()[0]);
   const auto& widths = loaded.config.widths;
   double w = args.get_double("--width", 1.0);
-  int wi = -1;
-  std::string listed;
-  for (size_t i = 0; i < widths.size(); ++i) {
-    if (std::abs(widths[i] - w) < 1e-9) wi = static_cast<int>(i);
-    listed += (listed.empty() ? "" : ", ") + std::to_string(widths[i]).substr(0, 4);
-  }
-  SLIMSSL_CHECK(wi >= 0, "--width ", w, " is not one of the run's widths (", listed, ")");
+  int wi = report::width_index(widths, w);
   auto& backbone = *loaded.encoder->backbone;
   auto tensors = backbone.export_state(wi);
   save_safetensors(out, tensors,

@@ -48,4 +48,16 @@ inline Rows as_rows(const Tensor& x, const std::vector<int64_t>& dims_sorted) {
   return r;
 }
 
+// The inverse of as_rows for one reduced dimension: a [rows, shape[dim]] matrix (non-reduced dims
+// first, `dim` last) back in `shape`'s dimension order, contiguous.
+inline Tensor rows_back(const Tensor& m, const Shape& shape, int64_t dim) {
+  Shape moved;
+  std::vector<int64_t> back(shape.size());
+  for (int64_t k = 0, j = 0; k < static_cast<int64_t>(shape.size()); ++k)
+    if (k != dim) moved.push_back(shape[k]), back[k] = j++;
+  moved.push_back(shape[dim]);
+  back[dim] = static_cast<int64_t>(shape.size()) - 1;
+  return m.reshape(moved).permute(back).contiguous();
+}
+
 }  // namespace slimssl::cpu

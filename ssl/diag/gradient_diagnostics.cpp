@@ -15,12 +15,6 @@ double cosine(const Tensor& a, const Tensor& b) {
   return (na > 0 && nb > 0) ? dot(a, b) / (na * nb) : 0.0;
 }
 
-std::string width_key(double w) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%.2f", w);
-  return buf;
-}
-
 void walk(models::Module& m, const std::string& prefix, std::vector<DiagLayer>& out, size_t n_widths) {
   NoGradGuard ng;
   auto add = [&](const Tensor& w, const std::function<Tensor(int)>& at) {
@@ -105,7 +99,7 @@ void GradientDiagnostics::backward_and_record(const train::StepLoss& sl, int64_t
         for (size_t wj : active) {
           if (wj == wi || !contributions_[wj][li].defined()) continue;
           const Shape& shared = layer.slices[std::max(wi, wj)];  // the narrower width's slice
-          rec["cos"][width_key(widths_[wj])] =
+          rec["cos"][models::width_label(widths_[wj])] =
               cosine(slice_region(own, shared), slice_region(contributions_[wj][li], shared));
         }
       }

@@ -70,12 +70,6 @@ RunLocation locate_run(const std::string& path, bool need_checkpoint) {
   return loc;
 }
 
-std::string width_label(double width) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%.2f", width);
-  return buf;
-}
-
 int width_index(const std::vector<double>& widths, double width) {
   std::string listed;
   for (size_t i = 0; i < widths.size(); ++i) {

@@ -3,6 +3,7 @@
 // Anything missing or malformed is an Error of one line that names the file (and the line of a
 // JSONL file) and what is wrong, so `slimssl eval/plot` on a broken directory says why.
 #pragma once
+#include "models/backbone.h"
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -22,8 +23,7 @@ struct RunLocation {
 // run directory is the parent of checkpoints/ (else the file's own directory).
 RunLocation locate_run(const std::string& path, bool need_checkpoint);
 
-// Width keys as the run files write them: "1.00", "0.25".
-std::string width_label(double width);
+using models::width_label;  // one spelling of a width for writers and readers
 // The index of `width` in the run's width list; an Error lists the widths when it is not there.
 int width_index(const std::vector<double>& widths, double width);
 

@@ -41,10 +41,9 @@ Tensor Learner::key_embeddings(const Tensor& x, int64_t step, uint32_t view) {
   // Shuffle, run BN over each sub-batch separately, unshuffle: a key's BN statistics then come
   // from a different set of images than its query's, which is what MoCo's multi-GPU shuffle BN
   // achieves (without it the batch statistics leak which sample is the positive).
-  std::vector<int64_t> perm(n), inverse(n);
-  for (int64_t i = 0; i < n; ++i) perm[i] = i;
-  RandomStream rs(cfg_.seed, static_cast<uint32_t>(step), static_cast<uint32_t>(step >> 32), 0x53480000u | view);
-  for (int64_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rs.next_u32() % (i + 1)]);
+  std::vector<int64_t> perm = random_permutation(
+      n, RandomStream(cfg_.seed, static_cast<uint32_t>(step), static_cast<uint32_t>(step >> 32), 0x53480000u | view));
+  std::vector<int64_t> inverse(n);
   for (int64_t i = 0; i < n; ++i) inverse[perm[i]] = i;
   Tensor shuffled = index_select(x, 0, Tensor::from_vector(perm, {n}));
   std::vector<Tensor> parts;
@@ -55,8 +54,9 @@ Tensor Learner::key_embeddings(const Tensor& x, int64_t step, uint32_t view) {
   return normalize(k, 1);
 }
 
-StepLoss Learner::combine(const std::vector<Tensor>& nce, const std::vector<Tensor>& kd, const std::vector<bool>& active,
-                          bool slim_phase) {
+StepLoss Learner::combine(const std::vector<Tensor>& nce, const std::vector<Tensor>& kd,
+                          const std::vector<bool>& active) {
+  const bool slim_phase = active.size() > 1 && active[1];  // sub-networks train: slow start is over
   StepLoss out;
   out.active = active;
   out.widths.resize(active.size());
@@ -95,7 +95,7 @@ StepLoss Learner::moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<
     if (i == 0) teacher = l.values.detach();
     else if (cfg_.distill) kd[i] = distill_loss(l.values, teacher, cfg_.distill_t_student, cfg_.distill_t_teacher);
   }
-  return combine(nce, kd, active, active.size() > 1 && active[1]);
+  return combine(nce, kd, active);
 }
 
 StepLoss Learner::moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step) {
@@ -119,7 +119,7 @@ StepLoss Learner::moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<
       kd[i] = add(distill_loss(l1.values, teacher1, ts, tt), distill_loss(l2.values, teacher2, ts, tt));
     }
   }
-  return combine(nce, kd, active, active.size() > 1 && active[1]);
+  return combine(nce, kd, active);
 }
 
 StepLoss Learner::simclr(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active) {
@@ -135,7 +135,7 @@ StepLoss Learner::simclr(const Tensor& v1, const Tensor& v2, const std::vector<b
     if (i == 0) teacher = l.values.detach();
     else if (cfg_.distill) kd[i] = distill_loss(l.values, teacher, cfg_.distill_t_student, cfg_.distill_t_teacher);
   }
-  return combine(nce, kd, active, active.size() > 1 && active[1]);
+  return combine(nce, kd, active);
 }
 
 StepLoss Learner::compute_loss(const Tensor& view1, const Tensor& view2, double epoch, int64_t step) {

@@ -54,8 +54,7 @@ class Learner {
   StepLoss moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step);
   StepLoss simclr(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active);
   // Combines per-width InfoNCE / KD terms into the weighted total.
-  StepLoss combine(const std::vector<Tensor>& nce, const std::vector<Tensor>& kd, const std::vector<bool>& active,
-                   bool slim_phase);
+  StepLoss combine(const std::vector<Tensor>& nce, const std::vector<Tensor>& kd, const std::vector<bool>& active);
 
   TrainConfig cfg_;
   std::vector<double> weights_;

@@ -19,6 +19,7 @@
 
 namespace slimssl::train {
 namespace fs = std::filesystem;
+using models::width_label;
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -28,11 +29,7 @@ void on_signal(int) { g_stop.store(true); }
 // A fixed permutation of [0, n) for (seed, epoch): the data order of an epoch, independent of
 // everything else, so a resumed run replays it.
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, uint32_t epoch, uint32_t purpose) {
-  std::vector<int64_t> p(n);
-  for (int64_t i = 0; i < n; ++i) p[i] = i;
-  RandomStream rs(seed, epoch, 0, 0x4f524400u | purpose);
-  for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[rs.next_u32() % (i + 1)]);
-  return p;
+  return random_permutation(n, RandomStream(seed, epoch, 0, 0x4f524400u | purpose));
 }
 
 std::string fmt_duration(double s) {
@@ -40,12 +37,6 @@ std::string fmt_duration(double s) {
   if (s < 60) std::snprintf(buf, sizeof buf, "%.0fs", s);
   else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
   else std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, int(s) % 3600 / 60);
-  return buf;
-}
-
-std::string width_label(double w) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%.2f", w);
   return buf;
 }
 
