@@ -31,6 +31,8 @@ template <class... A>
 
 // "[2, 3, 4]": shapes appear in almost every message.
 std::string shape_str(const std::vector<int64_t>& shape);
+// "a, b, c": the known names an error lists.
+std::string join_names(const std::vector<std::string>& names);
 
 }  // namespace slimssl
 

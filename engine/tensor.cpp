@@ -17,6 +17,12 @@ std::string shape_str(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
+std::string join_names(const std::vector<std::string>& names) {
+  std::string s;
+  for (auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
 int64_t numel_of(const Shape& shape) {
   int64_t n = 1;
   for (auto s : shape) n *= s;

@@ -29,13 +29,16 @@ const std::vector<ZooEntry>& zoo() {
   return entries;
 }
 
+std::vector<std::string> zoo_names() {
+  std::vector<std::string> names;
+  for (auto& e : zoo()) names.push_back(e.name);
+  return names;
+}
+
 std::shared_ptr<Backbone> create_backbone(const std::string& name, const std::vector<double>& widths) {
-  std::string known;
-  for (auto& e : zoo()) {
+  for (auto& e : zoo())
     if (e.name == name) return e.make(widths);
-    known += (known.empty() ? "" : ", ") + e.name;
-  }
-  fail("model: unknown architecture '", name, "' (known: ", known, ")");
+  fail("model: unknown architecture '", name, "' (known: ", join_names(zoo_names()), ")");
 }
 
 Classifier::Classifier(std::shared_ptr<Backbone> backbone, int64_t num_classes) : backbone_(std::move(backbone)) {

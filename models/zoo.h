@@ -14,6 +14,7 @@ struct ZooEntry {
 const std::vector<ZooEntry>& zoo();
 // Entries defined beside their architectures (MobileNetV3, EfficientNet, ViT): models/zoo_extra.cpp.
 std::vector<ZooEntry> extra_zoo_entries();
+std::vector<std::string> zoo_names();
 // Throws an Error listing the known names when `name` is unknown.
 std::shared_ptr<Backbone> create_backbone(const std::string& name, const std::vector<double>& widths = {1.0});
 

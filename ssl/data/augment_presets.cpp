@@ -116,9 +116,7 @@ ViewPipelines augment_preset(const std::string& name, int out_size, const Normal
     e.resize_size = small ? out_size : static_cast<int>(std::lround(out_size * 256.0 / 224.0));
     return {e, e};
   }
-  std::string known;
-  for (auto& n : augment_preset_names()) known += (known.empty() ? "" : ", ") + n;
-  fail("unknown augmentation preset '", name, "' (known: ", known, ")");
+  fail("unknown augmentation preset '", name, "' (known: ", join_names(augment_preset_names()), ")");
 }
 
 }  // namespace slimssl::data

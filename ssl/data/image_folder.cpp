@@ -31,12 +31,6 @@ std::vector<std::string> sorted_subdirs(const std::string& dir) {
 
 bool whole_source(const std::string& split) { return split.empty() || split == "all"; }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
-
 // Which directory holds the class folders for `split`, and the split the result is called.
 std::pair<std::string, std::string> class_root_for(const std::string& root, const std::string& split) {
   auto splits = folder_splits(root);
@@ -45,8 +39,8 @@ std::pair<std::string, std::string> class_root_for(const std::string& root, cons
                   split, "' split");
     return {root, "all"};
   }
-  SLIMSSL_CHECK(!whole_source(split), root, " has split folders (", join(splits), "): choose one");
-  SLIMSSL_CHECK(std::count(splits.begin(), splits.end(), split), root, " has split folders ", join(splits), ", not '", split, "'");
+  SLIMSSL_CHECK(!whole_source(split), root, " has split folders (", join_names(splits), "): choose one");
+  SLIMSSL_CHECK(std::count(splits.begin(), splits.end(), split), root, " has split folders ", join_names(splits), ", not '", split, "'");
   return {path_join(root, split), split};
 }
 
@@ -192,9 +186,9 @@ Dataset load_image_tar(const std::string& archive, const std::string& split, con
   decoding.get();
   SLIMSSL_CHECK(!(flat && split_layout), archive, ": mixes class folders at the top level with split folders");
   if (split_layout && whole_source(split))
-    fail(archive, " has split folders (", join({other_splits.begin(), other_splits.end()}), "): choose one");
+    fail(archive, " has split folders (", join_names({other_splits.begin(), other_splits.end()}), "): choose one");
   if (files_per_class.empty()) {
-    SLIMSSL_CHECK(other_splits.empty(), archive, " holds split(s) ", join({other_splits.begin(), other_splits.end()}),
+    SLIMSSL_CHECK(other_splits.empty(), archive, " holds split(s) ", join_names({other_splits.begin(), other_splits.end()}),
                   ", not '", split, "'");
     SLIMSSL_CHECK(flat || split_layout, archive, ": no images in <class>/<image> or <split>/<class>/<image> folders");
     fail(archive, " holds class folders directly (no split folders), so it has no '", split, "' split");

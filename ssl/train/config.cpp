@@ -71,9 +71,7 @@ TrainConfig config_from_json(const nlohmann::json& j, const std::string& origin)
   for (auto& [key, value] : j.items()) {
     if (key.rfind("_comment", 0) == 0 || key == "description") continue;  // documentation keys
     if (std::find(known.begin(), known.end(), key) == known.end()) {
-      std::string all;
-      for (auto& k : known) all += (all.empty() ? "" : ", ") + k;
-      fail(origin, ": unknown key '", key, "' (known keys: ", all, ")");
+      fail(origin, ": unknown key '", key, "' (known keys: ", join_names(known), ")");
     }
   }
   for_each_field(c, [&](const char* k, auto& field) {
@@ -167,17 +165,13 @@ void validate(const TrainConfig& c) {
   need(c.head_dim > 0, "head_dim", "must be > 0");
   need(c.head == "simple" || c.head == "wide" || c.head == "deep" || c.head == "mocov3", "head",
        "expected simple, wide, deep or mocov3, got '", c.head, "'");
- {
-    std::string names;
-    bool found = false;
-    for (auto& e : models::zoo()) found = found || e.name == c.model, names += (names.empty() ? "" : ", ") + e.name;
-    need(found, "model", "unknown architecture '", c.model, "' (known: ", names, ")");
-    auto& presets = data::augment_preset_names();
-    std::string pn;
-    for (auto& p : presets) pn += (pn.empty() ? "" : ", ") + p;
-    need(std::find(presets.begin(), presets.end(), c.augment) != presets.end(), "augment", "unknown preset '",
-         c.augment, "' (known: ", pn, ")");
-  }
+  auto listed = [](const std::vector<std::string>& names, const std::string& n) {
+    return std::find(names.begin(), names.end(), n) != names.end();
+  };
+  need(listed(models::zoo_names(), c.model), "model", "unknown architecture '", c.model, "' (known: ",
+       join_names(models::zoo_names()), ")");
+  need(listed(data::augment_preset_names(), c.augment), "augment", "unknown preset '", c.augment, "' (known: ",
+       join_names(data::augment_preset_names()), ")");
   need(c.device == "auto" || c.device == "cpu" || c.device == "cuda", "device", "expected auto, cpu or cuda");
   need(c.train_subset >= 0, "train_subset", "must be >= 0");
   need(c.log_every >= 1, "log_every", "must be >= 1");
