@@ -38,9 +38,6 @@ inline Tensor operator*(double b, const Tensor& a) { return mul(a, b); }
 inline Tensor operator/(const Tensor& a, double b) { return mul(a, 1.0 / b); }
 inline Tensor operator-(const Tensor& a) { return neg(a); }
 
-// Comparisons produce float masks of 0/1 in a's dtype (not differentiable).
-Tensor gt(const Tensor& a, double b);
-Tensor eq(const Tensor& a, const Tensor& b);
 // Reduces a broadcast gradient back to `shape` by summing the broadcast dimensions.
 Tensor sum_to(const Tensor& g, const Shape& shape);
 

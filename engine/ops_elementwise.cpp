@@ -171,14 +171,4 @@ Tensor reciprocal(const Tensor& a) {
   });
 }
 
-Tensor gt(const Tensor& a, double c) {
-  return cpu::unary_map("gt", a.detach(), [c](auto x) { return decltype(x)(x > c); });
-}
-
-Tensor eq(const Tensor& a, const Tensor& b) {
-  check_same("eq", a, b);
-  return cpu::binary_map("eq", a.detach(), b.detach(), broadcast_shapes(a.shape(), b.shape(), "eq"),
-                         [](auto x, auto y) { return decltype(x)(x == y); });
-}
-
 }  // namespace slimssl

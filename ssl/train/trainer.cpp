@@ -106,8 +106,6 @@ data::Dataset take(const data::Dataset& ds, int64_t n, uint64_t seed, uint32_t p
 
 }  // namespace
 
-void request_stop() { g_stop.store(true); }
-
 Optimizer build_optimizer(const TrainConfig& c, Encoder& q) {
   OptimizerConfig oc;
   oc.kind = parse_optimizer(c.optimizer), oc.momentum = c.momentum, oc.nesterov = c.nesterov;

@@ -35,8 +35,4 @@ Optimizer build_optimizer(const TrainConfig& c, Encoder& query);
 
 TrainResult run_training(const TrainConfig& cfg, const TrainOptions& opts);
 
-// Asks a running training loop to save a checkpoint and stop after the current step (what the
-// SIGINT/SIGTERM handler does); safe to call from a signal handler.
-void request_stop();
-
 }  // namespace slimssl::train
