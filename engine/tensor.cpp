@@ -11,18 +11,6 @@
 
 namespace slimssl {
 
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-std::string join_names(const std::vector<std::string>& names) {
-  std::string s;
-  for (auto& n : names) s += (s.empty() ? "" : ", ") + n;
-  return s;
-}
-
 int64_t numel_of(const Shape& shape) {
   int64_t n = 1;
   for (auto s : shape) n *= s;

@@ -690,7 +690,7 @@ void backward_impl(const InfoNCEProblem& p, const Plan& P, const float* grad, co
 
 }  // namespace
 
-InfoNCEProblem infonce_moco(ElemType t, const void* q, const void* k, const void* queue, int n, int queue_len,
+InfoNCEProblem infonce_moco(DType t, const void* q, const void* k, const void* queue, int n, int queue_len,
                             int dim, float temperature) {
   InfoNCEProblem p;
   p.dtype = t, p.rows = n, p.cols = queue_len, p.dim = dim;
@@ -698,14 +698,14 @@ InfoNCEProblem infonce_moco(ElemType t, const void* q, const void* k, const void
   return p;
 }
 
-InfoNCEProblem infonce_inbatch(ElemType t, const void* q, const void* k, int n, int dim, float temperature) {
+InfoNCEProblem infonce_inbatch(DType t, const void* q, const void* k, int n, int dim, float temperature) {
   InfoNCEProblem p;
   p.dtype = t, p.rows = n, p.cols = n, p.dim = dim;
   p.q = q, p.keys = k, p.label_shift = 0, p.temperature = temperature;
   return p;
 }
 
-InfoNCEProblem infonce_ntxent(ElemType t, const void* z, int n, int dim, float temperature) {
+InfoNCEProblem infonce_ntxent(DType t, const void* z, int n, int dim, float temperature) {
   InfoNCEProblem p;
   p.dtype = t, p.rows = 2 * n, p.cols = 2 * n, p.dim = dim;
   p.q = z, p.keys = z, p.label_shift = n, p.mask_self = true, p.temperature = temperature;
@@ -738,7 +738,7 @@ void infonce_forward(const InfoNCEProblem& p, float* loss, float* saved, void* w
                      const InfoNCEOptions& o) {
   const Plan P = make_plan(p, o);
   if (!loss || !saved || !workspace) fail("forward needs loss, saved and workspace buffers");
-  if (p.dtype == ElemType::F32) {
+  if (p.dtype == DType::F32) {
     if (P.tc) forward_impl<float, true>(p, P, loss, saved, workspace, stream);
     else forward_impl<float, false>(p, P, loss, saved, workspace, stream);
   } else {
@@ -764,7 +764,7 @@ void infonce_backward(const InfoNCEProblem& p, const float* grad_loss, const flo
       else backward_impl<T, false, 16>(p, P, grad_loss, saved, gq, gk, workspace, stream);
     }
   };
-  if (p.dtype == ElemType::F32) run(float{});
+  if (p.dtype == DType::F32) run(float{});
   else run(bf16_t{});
 }
 

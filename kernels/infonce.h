@@ -28,12 +28,12 @@
 #pragma once
 #include <cuda_runtime_api.h>
 #include <cstddef>
-#include "kernels/elem_type.h"
+#include "base/dtype.h"
 
 namespace slimssl::kernels {
 
 struct InfoNCEProblem {
-  ElemType dtype = ElemType::F32;  // of every input matrix (contiguous rows of `dim` elements)
+  DType dtype = DType::F32;  // of every input matrix (contiguous rows of `dim` elements)
   int rows = 0;                    // R: query rows
   int cols = 0;                    // M: rows of `keys`
   int dim = 0;                     // D
@@ -53,11 +53,11 @@ struct InfoNCEProblem {
   bool distill() const { return q_teacher != nullptr; }
 };
 
-InfoNCEProblem infonce_moco(ElemType t, const void* q, const void* k, const void* queue, int n, int queue_len,
+InfoNCEProblem infonce_moco(DType t, const void* q, const void* k, const void* queue, int n, int queue_len,
                             int dim, float temperature);
-InfoNCEProblem infonce_inbatch(ElemType t, const void* q, const void* k, int n, int dim, float temperature);
+InfoNCEProblem infonce_inbatch(DType t, const void* q, const void* k, int n, int dim, float temperature);
 // z holds both views' rows, [z1; z2] (2n rows).
-InfoNCEProblem infonce_ntxent(ElemType t, const void* z, int n, int dim, float temperature);
+InfoNCEProblem infonce_ntxent(DType t, const void* z, int n, int dim, float temperature);
 void infonce_add_distill(InfoNCEProblem& p, const void* q_teacher, const void* keys_teacher,
                          const void* pos_teacher, float t_student, float t_teacher);
 

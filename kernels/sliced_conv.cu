@@ -373,31 +373,31 @@ void launch(ConvParams p, int splits, cudaStream_t st) {
 }
 
 template <int kDir>
-void launch_any(ElemType act, bool tc, const ConvParams& p, int splits, cudaStream_t st) {
-  if (act == ElemType::F32) tc ? launch<float, true, kDir>(p, splits, st) : launch<float, false, kDir>(p, splits, st);
+void launch_any(DType act, bool tc, const ConvParams& p, int splits, cudaStream_t st) {
+  if (act == DType::F32) tc ? launch<float, true, kDir>(p, splits, st) : launch<float, false, kDir>(p, splits, st);
   else tc ? launch<bf16_t, true, kDir>(p, splits, st) : launch<bf16_t, false, kDir>(p, splits, st);
 }
 
-bool use_tc(ElemType act, ConvKernel k) {
-  if (k == ConvKernel::Auto) return act == ElemType::BF16;
+bool use_tc(DType act, ConvKernel k) {
+  if (k == ConvKernel::Auto) return act == DType::BF16;
   return k == ConvKernel::V2Wmma;
 }
 
-void custom_forward(const SlicedConvShape& s, ElemType act, const void* x, const float* w, SliceStrides ws, void* y,
+void custom_forward(const SlicedConvShape& s, DType act, const void* x, const float* w, SliceStrides ws, void* y,
                     cudaStream_t st, const SlicedConvOptions& o) {
   ConvParams p = make_params(s, kFwd, ws);
   p.x = x, p.w = w, p.out = y;
   launch_any<kFwd>(act, use_tc(act, o.kernel), p, 1, st);
 }
 
-void custom_backward_data(const SlicedConvShape& s, ElemType act, const void* dy, const float* w, SliceStrides ws,
+void custom_backward_data(const SlicedConvShape& s, DType act, const void* dy, const float* w, SliceStrides ws,
                           void* dx, cudaStream_t st, const SlicedConvOptions& o) {
   ConvParams p = make_params(s, kDgrad, ws);
   p.dy = dy, p.w = w, p.out = dx;
   launch_any<kDgrad>(act, use_tc(act, o.kernel), p, 1, st);
 }
 
-void custom_backward_weight(const SlicedConvShape& s, ElemType act, const void* x, const void* dy, float* dw,
+void custom_backward_weight(const SlicedConvShape& s, DType act, const void* x, const void* dy, float* dw,
                             SliceStrides ws, cudaStream_t st, const SlicedConvOptions& o) {
   ConvParams p = make_params(s, kWgrad, ws);
   p.x = x, p.dy = dy, p.dw = dw;
@@ -440,7 +440,7 @@ void custom_backward_weight(const SlicedConvShape& s, ElemType act, const void* 
 // Autotuning cache: (direction, dtype, shape) -> the faster path.
 
 using Key = std::array<int, 11>;
-Key make_key(const SlicedConvShape& s, ElemType act, ConvDir d) {
+Key make_key(const SlicedConvShape& s, DType act, ConvDir d) {
   return {static_cast<int>(d), static_cast<int>(act), s.batch, s.in_ch, s.in_h, s.in_w, s.out_ch, s.kh, s.kw,
           s.stride, s.pad};
 }
@@ -484,7 +484,7 @@ size_t view_extent(const SlicedConvShape& s, SliceStrides ws) {  // elements of 
 }
 
 // The path for a call: explicit, or Custom, or (autotuning) the cached / freshly timed winner.
-ConvPath choose(const SlicedConvShape& s, ElemType act, ConvDir d, const SlicedConvOptions& o,
+ConvPath choose(const SlicedConvShape& s, DType act, ConvDir d, const SlicedConvOptions& o,
                 const std::function<void(ConvPath, void*)>& run_into, size_t scratch_bytes, cudaStream_t st) {
   if (o.path != ConvPath::Auto) return o.path;
   std::lock_guard<std::mutex> lock(cache_mu);
@@ -527,7 +527,7 @@ const char* conv_dir_name(ConvDir d) {
   return "?";
 }
 
-void sliced_conv_forward(const SlicedConvShape& s, ElemType act, const void* x, const float* w, SliceStrides ws,
+void sliced_conv_forward(const SlicedConvShape& s, DType act, const void* x, const float* w, SliceStrides ws,
                          void* y, cudaStream_t st, const SlicedConvOptions& o) {
   validate(s, "forward");
   if (!x || !w || !y) fail("forward: x, w and y must be given");
@@ -535,11 +535,11 @@ void sliced_conv_forward(const SlicedConvShape& s, ElemType act, const void* x, 
     if (path == ConvPath::CudnnCopy) detail::cudnn_conv_forward(s, act, x, w, ws, out, st);
     else custom_forward(s, act, x, w, ws, out, st, o);
   };
-  const size_t out_bytes = static_cast<size_t>(s.batch) * s.out_ch * s.out_h() * s.out_w() * elem_size(act);
+  const size_t out_bytes = static_cast<size_t>(s.batch) * s.out_ch * s.out_h() * s.out_w() * dtype_size(act);
   run_into(choose(s, act, ConvDir::Forward, o, run_into, out_bytes, st), y);
 }
 
-void sliced_conv_backward_data(const SlicedConvShape& s, ElemType act, const void* dy, const float* w,
+void sliced_conv_backward_data(const SlicedConvShape& s, DType act, const void* dy, const float* w,
                                SliceStrides ws, void* dx, cudaStream_t st, const SlicedConvOptions& o) {
   validate(s, "backward_data");
   if (!dy || !w || !dx) fail("backward_data: dy, w and dx must be given");
@@ -547,11 +547,11 @@ void sliced_conv_backward_data(const SlicedConvShape& s, ElemType act, const voi
     if (path == ConvPath::CudnnCopy) detail::cudnn_conv_backward_data(s, act, dy, w, ws, out, st);
     else custom_backward_data(s, act, dy, w, ws, out, st, o);
   };
-  const size_t out_bytes = static_cast<size_t>(s.batch) * s.in_ch * s.in_h * s.in_w * elem_size(act);
+  const size_t out_bytes = static_cast<size_t>(s.batch) * s.in_ch * s.in_h * s.in_w * dtype_size(act);
   run_into(choose(s, act, ConvDir::BackwardData, o, run_into, out_bytes, st), dx);
 }
 
-void sliced_conv_backward_weight(const SlicedConvShape& s, ElemType act, const void* x, const void* dy, float* dw,
+void sliced_conv_backward_weight(const SlicedConvShape& s, DType act, const void* x, const void* dy, float* dw,
                                  SliceStrides ws, cudaStream_t st, const SlicedConvOptions& o) {
   validate(s, "backward_weight");
   if (!x || !dy || !dw) fail("backward_weight: x, dy and dw must be given");
@@ -571,7 +571,7 @@ bool sliced_conv_autotune() {
   std::lock_guard<std::mutex> lock(cache_mu);
   return autotune_on;
 }
-ConvPath sliced_conv_cached_choice(const SlicedConvShape& s, ElemType act, ConvDir d) {
+ConvPath sliced_conv_cached_choice(const SlicedConvShape& s, DType act, ConvDir d) {
   std::lock_guard<std::mutex> lock(cache_mu);
   auto it = cache.find(make_key(s, act, d));
   return it == cache.end() ? ConvPath::Auto : it->second;

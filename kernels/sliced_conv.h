@@ -22,7 +22,7 @@
 #pragma once
 #include <cuda_runtime_api.h>
 #include <cstdint>
-#include "kernels/elem_type.h"
+#include "base/dtype.h"
 
 namespace slimssl::kernels {
 
@@ -59,19 +59,19 @@ struct SlicedConvOptions {
 };
 
 // y [N, k_out, Ho, Wo] = conv(x [N, k_in, H, W], w[view]); y is overwritten.
-void sliced_conv_forward(const SlicedConvShape& s, ElemType act, const void* x, const float* w, SliceStrides ws,
+void sliced_conv_forward(const SlicedConvShape& s, DType act, const void* x, const float* w, SliceStrides ws,
                          void* y, cudaStream_t stream, const SlicedConvOptions& o = {});
 // dx [N, k_in, H, W] (overwritten) from dy [N, k_out, Ho, Wo].
-void sliced_conv_backward_data(const SlicedConvShape& s, ElemType act, const void* dy, const float* w,
+void sliced_conv_backward_data(const SlicedConvShape& s, DType act, const void* dy, const float* w,
                                SliceStrides ws, void* dx, cudaStream_t stream, const SlicedConvOptions& o = {});
 // dw[view] += dW (beta = 1): dw points at the parent gradient's element [0, 0, 0, 0].
-void sliced_conv_backward_weight(const SlicedConvShape& s, ElemType act, const void* x, const void* dy, float* dw,
+void sliced_conv_backward_weight(const SlicedConvShape& s, DType act, const void* x, const void* dy, float* dw,
                                  SliceStrides ws, cudaStream_t stream, const SlicedConvOptions& o = {});
 
 // Autotuning of path Auto (off by default), its cache, and what it chose (Auto: not tuned yet).
 void sliced_conv_set_autotune(bool on);
 bool sliced_conv_autotune();
-ConvPath sliced_conv_cached_choice(const SlicedConvShape& s, ElemType act, ConvDir d);
+ConvPath sliced_conv_cached_choice(const SlicedConvShape& s, DType act, ConvDir d);
 void sliced_conv_clear_cache();
 
 }  // namespace slimssl::kernels

@@ -95,13 +95,13 @@ cudnnHandle_t handle(int dev, cudaStream_t st) {
   return it->second;
 }
 
-Plan& plan(int dev, const SlicedConvShape& s, ElemType act) {
+Plan& plan(int dev, const SlicedConvShape& s, DType act) {
   const std::array<int, 11> key{dev, static_cast<int>(act), s.batch, s.in_ch, s.in_h, s.in_w, s.out_ch, s.kh, s.kw,
                                 s.stride, s.pad};
   auto it = plans.find(key);
   if (it != plans.end()) return it->second;
   Plan p;
-  const cudnnDataType_t dt = act == ElemType::F32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_BFLOAT16;
+  const cudnnDataType_t dt = act == DType::F32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_BFLOAT16;
   check(cudnnCreateTensorDescriptor(&p.x), "cudnnCreateTensorDescriptor");
   check(cudnnCreateTensorDescriptor(&p.y), "cudnnCreateTensorDescriptor");
   check(cudnnCreateFilterDescriptor(&p.w), "cudnnCreateFilterDescriptor");
@@ -114,7 +114,7 @@ Plan& plan(int dev, const SlicedConvShape& s, ElemType act) {
         "convolution descriptor");
   // Same arithmetic as the custom kernels: float32 FMA for float32 data (no TF32), tensor cores
   // with float32 accumulation for bfloat16.
-  check(cudnnSetConvolutionMathType(p.conv, act == ElemType::F32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH),
+  check(cudnnSetConvolutionMathType(p.conv, act == DType::F32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH),
         "math type");
   return plans.emplace(key, p).first->second;
 }
@@ -141,15 +141,15 @@ struct Buffer {
 
 View view_of(const SlicedConvShape& s, SliceStrides ws) { return {s.out_ch, s.in_ch, s.kh, s.kw, ws.o, ws.c, ws.h, ws.w}; }
 
-void gather(const View& v, ElemType act, const float* w, void* out, cudaStream_t st) {
-  if (act == ElemType::F32) gather_slice_kernel<float><<<grid_for(v.size()), 256, 0, st>>>(v, w, static_cast<float*>(out));
+void gather(const View& v, DType act, const float* w, void* out, cudaStream_t st) {
+  if (act == DType::F32) gather_slice_kernel<float><<<grid_for(v.size()), 256, 0, st>>>(v, w, static_cast<float*>(out));
   else gather_slice_kernel<bf16_t><<<grid_for(v.size()), 256, 0, st>>>(v, w, static_cast<bf16_t*>(out));
   check(cudaGetLastError(), "gather launch");
 }
 
 }  // namespace
 
-void cudnn_conv_forward(const SlicedConvShape& s, ElemType act, const void* x, const float* w, SliceStrides ws,
+void cudnn_conv_forward(const SlicedConvShape& s, DType act, const void* x, const float* w, SliceStrides ws,
                         void* y, cudaStream_t st) {
   std::lock_guard<std::mutex> lock(mu);
   const int dev = current_device();
@@ -164,14 +164,14 @@ void cudnn_conv_forward(const SlicedConvShape& s, ElemType act, const void* x, c
     p.fwd = best.algo, p.fwd_ws = best.memory, p.fwd_found = true;
   }
   const View v = view_of(s, ws);
-  Buffer slice(v.size() * elem_size(act), dev), work(p.fwd_ws, dev);
+  Buffer slice(v.size() * dtype_size(act), dev), work(p.fwd_ws, dev);
   gather(v, act, w, slice.ptr, st);
   const float one = 1.f, zero = 0.f;
   check(cudnnConvolutionForward(h, &one, p.x, x, p.w, slice.ptr, p.conv, p.fwd, work.ptr, p.fwd_ws, &zero, p.y, y),
         "cudnnConvolutionForward");
 }
 
-void cudnn_conv_backward_data(const SlicedConvShape& s, ElemType act, const void* dy, const float* w,
+void cudnn_conv_backward_data(const SlicedConvShape& s, DType act, const void* dy, const float* w,
                               SliceStrides ws, void* dx, cudaStream_t st) {
   std::lock_guard<std::mutex> lock(mu);
   const int dev = current_device();
@@ -187,7 +187,7 @@ void cudnn_conv_backward_data(const SlicedConvShape& s, ElemType act, const void
     p.data = best.algo, p.data_ws = best.memory, p.data_found = true;
   }
   const View v = view_of(s, ws);
-  Buffer slice(v.size() * elem_size(act), dev), work(p.data_ws, dev);
+  Buffer slice(v.size() * dtype_size(act), dev), work(p.data_ws, dev);
   gather(v, act, w, slice.ptr, st);
   const float one = 1.f, zero = 0.f;
   check(cudnnConvolutionBackwardData(h, &one, p.w, slice.ptr, p.y, dy, p.conv, p.data, work.ptr, p.data_ws, &zero,
@@ -195,7 +195,7 @@ void cudnn_conv_backward_data(const SlicedConvShape& s, ElemType act, const void
         "cudnnConvolutionBackwardData");
 }
 
-void cudnn_conv_backward_weight(const SlicedConvShape& s, ElemType act, const void* x, const void* dy, float* dw,
+void cudnn_conv_backward_weight(const SlicedConvShape& s, DType act, const void* x, const void* dy, float* dw,
                                 SliceStrides ws, cudaStream_t st) {
   std::lock_guard<std::mutex> lock(mu);
   const int dev = current_device();
@@ -211,12 +211,12 @@ void cudnn_conv_backward_weight(const SlicedConvShape& s, ElemType act, const vo
     p.filter = best.algo, p.filter_ws = best.memory, p.filter_found = true;
   }
   const View v = view_of(s, ws);
-  Buffer grad(v.size() * elem_size(act), dev), work(p.filter_ws, dev);
+  Buffer grad(v.size() * dtype_size(act), dev), work(p.filter_ws, dev);
   const float one = 1.f, zero = 0.f;
   check(cudnnConvolutionBackwardFilter(h, &one, p.x, x, p.y, dy, p.conv, p.filter, work.ptr, p.filter_ws, &zero, p.w,
                                        grad.ptr),
         "cudnnConvolutionBackwardFilter");
-  if (act == ElemType::F32)
+  if (act == DType::F32)
     scatter_add_kernel<float><<<grid_for(v.size()), 256, 0, st>>>(v, static_cast<const float*>(grad.ptr), dw);
   else
     scatter_add_kernel<bf16_t><<<grid_for(v.size()), 256, 0, st>>>(v, static_cast<const bf16_t*>(grad.ptr), dw);

@@ -8,11 +8,11 @@
 
 namespace slimssl::kernels::detail {
 
-void cudnn_conv_forward(const SlicedConvShape& s, ElemType act, const void* x, const float* w, SliceStrides ws,
+void cudnn_conv_forward(const SlicedConvShape& s, DType act, const void* x, const float* w, SliceStrides ws,
                         void* y, cudaStream_t stream);
-void cudnn_conv_backward_data(const SlicedConvShape& s, ElemType act, const void* dy, const float* w,
+void cudnn_conv_backward_data(const SlicedConvShape& s, DType act, const void* dy, const float* w,
                               SliceStrides ws, void* dx, cudaStream_t stream);
-void cudnn_conv_backward_weight(const SlicedConvShape& s, ElemType act, const void* x, const void* dy, float* dw,
+void cudnn_conv_backward_weight(const SlicedConvShape& s, DType act, const void* x, const void* dy, float* dw,
                                 SliceStrides ws, cudaStream_t stream);
 
 }  // namespace slimssl::kernels::detail

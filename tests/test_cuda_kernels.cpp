@@ -98,9 +98,9 @@ class Guarded {
 };
 
 // Host values (already rounded where the device rounds) uploaded as float32 or bf16 words.
-std::unique_ptr<Guarded> upload(const std::vector<float>& v, k::ElemType t) {
-  auto g = std::make_unique<Guarded>(v.size() * k::elem_size(t));
-  if (t == k::ElemType::F32) {
+std::unique_ptr<Guarded> upload(const std::vector<float>& v, slimssl::DType t) {
+  auto g = std::make_unique<Guarded>(v.size() * slimssl::dtype_size(t));
+  if (t == slimssl::DType::F32) {
     g->upload(v.data());
   } else {
     std::vector<uint16_t> b(v.size());
@@ -110,9 +110,9 @@ std::unique_ptr<Guarded> upload(const std::vector<float>& v, k::ElemType t) {
   return g;
 }
 
-std::vector<float> download(Guarded& g, size_t n, k::ElemType t) {
+std::vector<float> download(Guarded& g, size_t n, slimssl::DType t) {
   std::vector<float> out(n);
-  if (t == k::ElemType::F32) {
+  if (t == slimssl::DType::F32) {
     g.download(out.data());
   } else {
     std::vector<uint16_t> b(n);
@@ -235,8 +235,8 @@ NceRef nce_reference(int R, int M, int D, const std::vector<float>& q, const std
   return out;
 }
 
-void run_nce_case(const NceCase& c, k::ElemType type, k::InfoNCEKernel kern, std::mt19937& gen) {
-  const bool round = type == k::ElemType::BF16 || kern != k::InfoNCEKernel::V1Fma;
+void run_nce_case(const NceCase& c, slimssl::DType type, k::InfoNCEKernel kern, std::mt19937& gen) {
+  const bool round = type == slimssl::DType::BF16 || kern != k::InfoNCEKernel::V1Fma;
   const int N = c.n, D = c.dim;
   const int R = c.kind == 2 ? 2 * N : N;
   const int M = c.kind == 0 ? c.queue : R;
@@ -283,16 +283,16 @@ void run_nce_case(const NceCase& c, k::ElemType type, k::InfoNCEKernel kern, std
   Guarded grad(2 * sizeof(float));
   const float g2[2] = {static_cast<float>(gn), static_cast<float>(gk)};
   grad.upload(g2);
-  Guarded dq(static_cast<size_t>(R) * D * k::elem_size(type));
+  Guarded dq(static_cast<size_t>(R) * D * slimssl::dtype_size(type));
   std::unique_ptr<Guarded> dk;
-  if (c.want_dk && c.kind != 2) dk = std::make_unique<Guarded>(static_cast<size_t>(M) * D * k::elem_size(type));
+  if (c.want_dk && c.kind != 2) dk = std::make_unique<Guarded>(static_cast<size_t>(M) * D * slimssl::dtype_size(type));
   void* dk_ptr = !c.want_dk ? nullptr : (c.kind == 2 ? dq.ptr() : dk->ptr());
 
   k::infonce_forward(p, loss.as<float>(), saved.as<float>(), ws.ptr(), nullptr, o);
   k::infonce_backward(p, grad.as<float>(), saved.as<float>(), dq.ptr(), dk_ptr, ws.ptr(), nullptr, o);
 
   std::ostringstream what;
-  what << c.name << " " << k::elem_type_name(type) << " " << k::infonce_kernel_name(kern) << " splits=" << c.splits;
+  what << c.name << " " << slimssl::dtype_name(type) << " " << k::infonce_kernel_name(kern) << " splits=" << c.splits;
   INFO(what.str());
   const bool exact = !round;
   const double atol = exact ? 1e-4 : 1e-2, rtol = exact ? 1e-3 : 2e-2;
@@ -326,7 +326,7 @@ TEST_CASE("fused InfoNCE matches the CPU reference", "[cuda][infonce]") {
   if (!have_gpu()) return;
   std::mt19937 gen(1234);
   for (const auto& c : kNceCases)
-    for (auto type : {k::ElemType::F32, k::ElemType::BF16})
+    for (auto type : {slimssl::DType::F32, slimssl::DType::BF16})
       for (auto kern : {k::InfoNCEKernel::V1Fma, k::InfoNCEKernel::V2Wmma}) run_nce_case(c, type, kern, gen);
 }
 
@@ -362,11 +362,11 @@ TEST_CASE("the InfoNCE reference's gradient matches finite differences", "[cuda]
 TEST_CASE("fused InfoNCE rejects bad problems with a message", "[cuda][infonce]") {
   // Validation happens on the host before any device call, so this runs without a GPU.
   int dummy = 0;
-  k::InfoNCEProblem p = k::infonce_moco(k::ElemType::F32, &dummy, &dummy, &dummy, 8, 16, 300, 0.2f);
+  k::InfoNCEProblem p = k::infonce_moco(slimssl::DType::F32, &dummy, &dummy, &dummy, 8, 16, 300, 0.2f);
   CHECK_THROWS_WITH(k::infonce_workspace_bytes(p, false), Catch::Contains("dim 300"));
   p.dim = 16, p.temperature = 0.f;
   CHECK_THROWS_WITH(k::infonce_workspace_bytes(p, false), Catch::Contains("temperature"));
-  k::InfoNCEProblem s = k::infonce_ntxent(k::ElemType::F32, &dummy, 4, 16, 0.1f);
+  k::InfoNCEProblem s = k::infonce_ntxent(slimssl::DType::F32, &dummy, 4, 16, 0.1f);
   s.cols = 7;
   CHECK_THROWS_WITH(k::infonce_workspace_bytes(s, true), Catch::Contains("mask_self"));
 }
@@ -415,14 +415,14 @@ ConvRef conv_reference(const k::SlicedConvShape& s, const std::vector<float>& x,
   return r;
 }
 
-void run_conv_case(const ConvCase& cc, double width, k::ElemType type, k::ConvPath path, k::ConvKernel kern,
+void run_conv_case(const ConvCase& cc, double width, slimssl::DType type, k::ConvPath path, k::ConvKernel kern,
                    int splits, std::mt19937& gen) {
   const bool tc = path == k::ConvPath::Custom
-                      ? (kern == k::ConvKernel::V2Wmma || (kern == k::ConvKernel::Auto && type == k::ElemType::BF16))
-                      : type == k::ElemType::BF16;
-  const bool round = type == k::ElemType::BF16 || tc;  // activations as the device multiplies them
+                      ? (kern == k::ConvKernel::V2Wmma || (kern == k::ConvKernel::Auto && type == slimssl::DType::BF16))
+                      : type == slimssl::DType::BF16;
+  const bool round = type == slimssl::DType::BF16 || tc;  // activations as the device multiplies them
   // The weights are read as float32 and rounded only where they are staged as bf16.
-  const bool round_w = path == k::ConvPath::CudnnCopy ? type == k::ElemType::BF16 : tc;
+  const bool round_w = path == k::ConvPath::CudnnCopy ? type == slimssl::DType::BF16 : tc;
   k::SlicedConvShape s;
   s.batch = cc.batch;
   s.in_ch = cc.stem ? cc.parent_in : static_cast<int>(width * cc.parent_in);
@@ -452,7 +452,7 @@ void run_conv_case(const ConvCase& cc, double width, k::ElemType type, k::ConvPa
   Guarded dw(parent * sizeof(float)), dgrad(parent * sizeof(float));
   dw.upload(w.data());
   dgrad.upload(g0.data());
-  Guarded y(ref.y.size() * k::elem_size(type)), dx(ref.dx.size() * k::elem_size(type));
+  Guarded y(ref.y.size() * slimssl::dtype_size(type)), dx(ref.dx.size() * slimssl::dtype_size(type));
 
   k::SlicedConvOptions o;
   o.path = path, o.kernel = kern, o.wgrad_splits = splits;
@@ -461,7 +461,7 @@ void run_conv_case(const ConvCase& cc, double width, k::ElemType type, k::ConvPa
   k::sliced_conv_backward_weight(s, type, dx_in->ptr(), ddy->ptr(), dgrad.as<float>(), ws, nullptr, o);
 
   std::ostringstream what;
-  what << cc.name << " width " << width << " (" << s.out_ch << "x" << s.in_ch << ") " << k::elem_type_name(type) << " "
+  what << cc.name << " width " << width << " (" << s.out_ch << "x" << s.in_ch << ") " << slimssl::dtype_name(type) << " "
        << k::conv_path_name(path) << " " << k::conv_kernel_name(kern) << " splits=" << splits;
   INFO(what.str());
   const bool exact = !round;
@@ -513,7 +513,7 @@ TEST_CASE("sliced convolution matches the CPU reference at every width", "[cuda]
   std::mt19937 gen(99);
   for (const auto& cc : kConvCases)
     for (double width : {1.0, 0.75, 0.5, 0.25})
-      for (auto type : {k::ElemType::F32, k::ElemType::BF16}) {
+      for (auto type : {slimssl::DType::F32, slimssl::DType::BF16}) {
         run_conv_case(cc, width, type, k::ConvPath::Custom, k::ConvKernel::V1Fma, 0, gen);
         run_conv_case(cc, width, type, k::ConvPath::Custom, k::ConvKernel::V2Wmma, 0, gen);
         if (!skip_cudnn()) run_conv_case(cc, width, type, k::ConvPath::CudnnCopy, k::ConvKernel::Auto, 0, gen);
@@ -525,7 +525,7 @@ TEST_CASE("sliced convolution's weight gradient splits add up in any number", "[
   std::mt19937 gen(5);
   for (int splits : {1, 2, 3, 7})
     for (auto kern : {k::ConvKernel::V1Fma, k::ConvKernel::V2Wmma})
-      run_conv_case(kConvCases[1], 0.75, k::ElemType::F32, k::ConvPath::Custom, kern, splits, gen);
+      run_conv_case(kConvCases[1], 0.75, slimssl::DType::F32, k::ConvPath::Custom, kern, splits, gen);
 }
 
 TEST_CASE("sliced convolution autotuning caches a path per shape", "[cuda][sliced_conv]") {
@@ -538,7 +538,7 @@ TEST_CASE("sliced convolution autotuning caches a path per shape", "[cuda][slice
   k::sliced_conv_clear_cache();
   k::sliced_conv_set_autotune(true);
   try {
-    run_conv_case(kConvCases[1], 0.5, k::ElemType::BF16, k::ConvPath::Auto, k::ConvKernel::Auto, 0, gen);
+    run_conv_case(kConvCases[1], 0.5, slimssl::DType::BF16, k::ConvPath::Auto, k::ConvKernel::Auto, 0, gen);
   } catch (...) {
     k::sliced_conv_set_autotune(false);
     throw;
@@ -548,9 +548,9 @@ TEST_CASE("sliced convolution autotuning caches a path per shape", "[cuda][slice
   s.batch = kConvCases[1].batch, s.in_ch = 10, s.out_ch = 12, s.in_h = s.in_w = 9, s.kh = s.kw = 3, s.stride = 1,
   s.pad = 1;
   for (auto d : {k::ConvDir::Forward, k::ConvDir::BackwardData, k::ConvDir::BackwardWeight})
-    CHECK(k::sliced_conv_cached_choice(s, k::ElemType::BF16, d) != k::ConvPath::Auto);
+    CHECK(k::sliced_conv_cached_choice(s, slimssl::DType::BF16, d) != k::ConvPath::Auto);
   k::sliced_conv_clear_cache();
-  CHECK(k::sliced_conv_cached_choice(s, k::ElemType::BF16, k::ConvDir::Forward) == k::ConvPath::Auto);
+  CHECK(k::sliced_conv_cached_choice(s, slimssl::DType::BF16, k::ConvDir::Forward) == k::ConvPath::Auto);
 }
 
 #else  // CPU-only build: the cases exist and say why they did nothing.

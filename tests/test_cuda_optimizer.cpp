@@ -6,9 +6,12 @@
 // sum. The state buffers start as NaN so that a kernel that reads them on the first step fails;
 // every device buffer sits between guard words so that a stray write past a tensor's end fails.
 //
-// Tolerance: |got - ref| <= 1e-6 max(|ref|, 1e-2 max|ref of that tensor|). The reference uses
-// float32 state like the kernels; what differs is the order of the norm sums and, on a GPU,
-// fused multiply-adds, both a few ulps. Without a GPU every case WARNs "skipped: no CUDA device".
+// Tolerance: |got - ref| <= 3e-5 max(|ref|, 1e-2 max|ref of that tensor|). The reference uses
+// float32 state like the kernels; what differs is the order of the norm sums and where the
+// compiler fuses multiply-adds (nvcc does on a GPU, and the emulated build at -march=x86-64-v3
+// does too, each in its own places). A few ulps per operation, but the momentum update
+// m = mu m + d can cancel, so relative to a small result they grow to ~1e-5; an indexing or
+// rule mistake is off by orders of magnitude more. Without a GPU every case WARNs "skipped: no CUDA device".
 #include <catch2/catch.hpp>
 
 #ifdef SLIMSSL_WITH_CUDA
@@ -143,7 +146,7 @@ void check_close(const std::vector<float>& got, const std::vector<float>& ref, c
   size_t bad = 0, first = 0;
   for (size_t i = 0; i < ref.size(); ++i) {
     const double err = std::fabs(double(got[i]) - ref[i]);
-    if (!(err <= 1e-6 * std::max(double(std::fabs(ref[i])), 1e-2 * scale))) {
+    if (!(err <= 3e-5 * std::max(double(std::fabs(ref[i])), 1e-2 * scale))) {
       if (bad++ == 0) first = i;
     }
   }

@@ -260,16 +260,16 @@ __global__ void finish_dq_kernel(const float* dq32, const float* dpos, const T* 
 struct Unfused {
   cublasHandle_t h;
   int N, K, D;
-  k::ElemType t;
+  slimssl::DType t;
   bool distill;
   Buf pos, neg, tpos, tneg, lse, row_loss, dneg, dpos, dq32;
-  Unfused(cublasHandle_t handle, int n, int kk, int d, k::ElemType type, bool dist)
+  Unfused(cublasHandle_t handle, int n, int kk, int d, slimssl::DType type, bool dist)
       : h(handle), N(n), K(kk), D(d), t(type), distill(dist), pos(n * 4), neg((size_t)n * kk * 4),
         tpos(dist ? n * 4 : 0), tneg(dist ? (size_t)n * kk * 4 : 0), lse((size_t)n * 12), row_loss((size_t)n * 8),
-        dneg((size_t)n * kk * k::elem_size(type)), dpos(n * 4), dq32((size_t)n * d * 4) {}
+        dneg((size_t)n * kk * slimssl::dtype_size(type)), dpos(n * 4), dq32((size_t)n * d * 4) {}
 
   void logits(const void* q, const void* kpos, const void* queue, float* p, float* z, cudaStream_t st) {
-    const bool bf = t == k::ElemType::BF16;
+    const bool bf = t == slimssl::DType::BF16;
     pos_dot_kernel<<<(N + 7) / 8, 256, 0, st>>>(q, kpos, N, D, bf, p);
     const float one = 1.f, zero = 0.f;
     const cudaDataType_t dt = bf ? CUDA_R_16BF : CUDA_R_32F;
@@ -292,7 +292,7 @@ struct Unfused {
 
   void backward(const void* kpos, const void* queue, float gn, float gk, float T, float Ts, float Tt, void* dq,
                 cudaStream_t st) {
-    const bool bf = t == k::ElemType::BF16;
+    const bool bf = t == slimssl::DType::BF16;
     const float cn = gn / (N * T), ck = gk * Ts / N;
     const size_t total = (size_t)N * K;
     const int blocks = (int)std::min<size_t>((total + 255) / 256, 65536);
@@ -335,8 +335,8 @@ struct Check {
 
 const double kT = 0.2, kTs = 0.5, kTt = 0.3, kGn = 0.7, kGk = 1.3;
 
-bool validate_case(const Problem& pr, k::ElemType t, k::InfoNCEKernel kern, std::mt19937& gen) {
-  const bool round = t == k::ElemType::BF16 || kern == k::InfoNCEKernel::V2Wmma;
+bool validate_case(const Problem& pr, slimssl::DType t, k::InfoNCEKernel kern, std::mt19937& gen) {
+  const bool round = t == slimssl::DType::BF16 || kern == k::InfoNCEKernel::V2Wmma;
   Host h;
   h.D = pr.dim;
   h.R = pr.kind == 2 ? 2 * pr.n : pr.n;
@@ -367,7 +367,7 @@ bool validate_case(const Problem& pr, k::ElemType t, k::InfoNCEKernel kern, std:
   Buf loss(8), saved(k::infonce_saved_floats(p) * 4), ws(k::infonce_workspace_bytes(p, want_dk, o)), grad(8);
   const float g2[2] = {(float)kGn, (float)kGk};
   CUDA_CHECK(cudaMemcpy(grad.p, g2, 8, cudaMemcpyHostToDevice));
-  Buf dq((size_t)h.R * h.D * k::elem_size(t)), dk(pr.kind == 1 ? (size_t)h.M * h.D * k::elem_size(t) : 0);
+  Buf dq((size_t)h.R * h.D * slimssl::dtype_size(t)), dk(pr.kind == 1 ? (size_t)h.M * h.D * slimssl::dtype_size(t) : 0);
   CUDA_CHECK(cudaMemset(dq.p, 0xff, dq.bytes));  // poison: unwritten elements read NaN
   if (dk.p) CUDA_CHECK(cudaMemset(dk.p, 0xff, dk.bytes));
   k::infonce_forward(p, loss.as<float>(), saved.as<float>(), ws.p, nullptr, o);
@@ -396,7 +396,7 @@ bool validate_case(const Problem& pr, k::ElemType t, k::InfoNCEKernel kern, std:
   static const char* kinds[] = {"moco", "inbatch", "ntxent"};
   const bool ok = cl.ok() && cg.ok();
   std::printf("  %-8s%-9s n=%-4d dim=%-4d queue=%-5d %-8s %-8s loss %.6f (ref %.6f) kd %.6f (ref %.6f)  err/tol %.3f  %s\n",
-              kinds[pr.kind], pr.distill ? "+distill" : "", pr.n, pr.dim, pr.queue, k::elem_type_name(t),
+              kinds[pr.kind], pr.distill ? "+distill" : "", pr.n, pr.dim, pr.queue, slimssl::dtype_name(t),
               k::infonce_kernel_name(kern), l[0], ref.nce, l[1], pr.distill ? ref.kd : 0.0,
               std::max(cl.worst_ratio, cg.worst_ratio), ok ? "ok" : "FAIL");
   return ok;
@@ -423,14 +423,14 @@ double peak_mb(F&& fn) {
   return (k::memory_stats(0).peak_bytes - base) / 1048576.0;
 }
 
-Row bench(cublasHandle_t cb, Timer& tm, int N, int D, int K, bool distill, k::ElemType t, bool with_v1, int reps,
+Row bench(cublasHandle_t cb, Timer& tm, int N, int D, int K, bool distill, slimssl::DType t, bool with_v1, int reps,
           std::mt19937& gen) {
-  Row row{distill ? "moco+distill" : "moco", k::elem_type_name(t), N, D, K};
-  const bool bf = t == k::ElemType::BF16;
+  Row row{distill ? "moco+distill" : "moco", slimssl::dtype_name(t), N, D, K};
+  const bool bf = t == slimssl::DType::BF16;
   Buf q = upload(unit_rows(N, D, gen, bf), t), kp = upload(unit_rows(N, D, gen, bf), t);
   Buf queue = upload(unit_rows(K, D, gen, bf), t);
   Buf qt = distill ? upload(unit_rows(N, D, gen, bf), t) : Buf();
-  Buf loss(8), dq((size_t)N * D * k::elem_size(t));
+  Buf loss(8), dq((size_t)N * D * slimssl::dtype_size(t));
   k::InfoNCEProblem p = k::infonce_moco(t, q.p, kp.p, queue.p, N, K, D, kT);
   if (distill) k::infonce_add_distill(p, qt.p, nullptr, nullptr, kTs, kTt);
 
@@ -461,7 +461,7 @@ Row bench(cublasHandle_t cb, Timer& tm, int N, int D, int K, bool distill, k::El
 
 // GPU vs GPU at a full size: fused v2 and the unfused peer on the same (bf16-exact) inputs.
 bool cross_check(cublasHandle_t cb, int N, int D, int K, bool distill, std::mt19937& gen) {
-  const k::ElemType t = k::ElemType::F32;  // bf16-representable values in float32: both paths multiply the same numbers
+  const slimssl::DType t = slimssl::DType::F32;  // bf16-representable values in float32: both paths multiply the same numbers
   std::vector<float> hq = unit_rows(N, D, gen, true), hk = unit_rows(N, D, gen, true), hqu = unit_rows(K, D, gen, true);
   std::vector<float> hqt = unit_rows(N, D, gen, true);
   Buf q = upload(hq, t), kp = upload(hk, t), queue = upload(hqu, t), qt = upload(hqt, t);
@@ -525,7 +525,7 @@ int main(int argc, char** argv) {
   };
   int failures = 0, checks = 0;
   for (const auto& pr : problems)
-    for (auto t : {k::ElemType::F32, k::ElemType::BF16})
+    for (auto t : {slimssl::DType::F32, slimssl::DType::BF16})
       for (auto kern : {k::InfoNCEKernel::V1Fma, k::InfoNCEKernel::V2Wmma}) failures += !validate_case(pr, t, kern, gen), ++checks;
   // 2. Full-size GPU cross-check of v2 against the unfused peer.
   failures += !cross_check(cb, small ? 100 : 512, 128, small ? 700 : 65536, false, gen), ++checks;
@@ -541,10 +541,10 @@ int main(int argc, char** argv) {
   std::vector<std::pair<int, float>> sweep;
   {
     const int N = tiny ? 64 : 512, D = 128, K = tiny ? 512 : quick ? 16384 : 65536;
-    Buf q = upload(unit_rows(N, D, gen, true), k::ElemType::BF16), kp = upload(unit_rows(N, D, gen, true), k::ElemType::BF16);
-    Buf queue = upload(unit_rows(K, D, gen, true), k::ElemType::BF16);
+    Buf q = upload(unit_rows(N, D, gen, true), slimssl::DType::BF16), kp = upload(unit_rows(N, D, gen, true), slimssl::DType::BF16);
+    Buf queue = upload(unit_rows(K, D, gen, true), slimssl::DType::BF16);
     Buf loss(8), dq((size_t)N * D * 2);
-    k::InfoNCEProblem p = k::infonce_moco(k::ElemType::BF16, q.p, kp.p, queue.p, N, K, D, kT);
+    k::InfoNCEProblem p = k::infonce_moco(slimssl::DType::BF16, q.p, kp.p, queue.p, N, K, D, kT);
     std::printf("split sweep, v2 bf16 MoCo N=%d K=%d D=%d (forward + backward)\n", N, K, D);
     for (int s : tiny ? std::vector<int>{0, 2} : std::vector<int>{0, 1, 2, 4, 8, 16, 32, 64, 128}) {
       k::InfoNCEOptions o;
@@ -568,7 +568,7 @@ int main(int argc, char** argv) {
                               : quick ? std::vector<int>{4096, 65536}
                                       : std::vector<int>{4096, 16384, 65536};
   for (bool distill : {false, true})
-    for (auto t : {k::ElemType::BF16, k::ElemType::F32})
+    for (auto t : {slimssl::DType::BF16, slimssl::DType::F32})
       for (int N : Ns)
         for (int K : Ks) rows.push_back(bench(cb, tm, N, 128, K, distill, t, true, reps, gen));
 

@@ -116,18 +116,18 @@ Ref cpu_reference(const k::SlicedConvShape& s, const std::vector<float>& x, cons
 
 struct Variant {
   const char* name;
-  k::ElemType type;
+  slimssl::DType type;
   k::ConvPath path;
   k::ConvKernel kernel;
 };
 
 const Variant kVariants[] = {
-    {"v1 float32", k::ElemType::F32, k::ConvPath::Custom, k::ConvKernel::V1Fma},
-    {"v1 bfloat16", k::ElemType::BF16, k::ConvPath::Custom, k::ConvKernel::V1Fma},
-    {"v2 float32", k::ElemType::F32, k::ConvPath::Custom, k::ConvKernel::V2Wmma},
-    {"v2 bfloat16", k::ElemType::BF16, k::ConvPath::Custom, k::ConvKernel::V2Wmma},
-    {"cudnn float32", k::ElemType::F32, k::ConvPath::CudnnCopy, k::ConvKernel::Auto},
-    {"cudnn bfloat16", k::ElemType::BF16, k::ConvPath::CudnnCopy, k::ConvKernel::Auto},
+    {"v1 float32", slimssl::DType::F32, k::ConvPath::Custom, k::ConvKernel::V1Fma},
+    {"v1 bfloat16", slimssl::DType::BF16, k::ConvPath::Custom, k::ConvKernel::V1Fma},
+    {"v2 float32", slimssl::DType::F32, k::ConvPath::Custom, k::ConvKernel::V2Wmma},
+    {"v2 bfloat16", slimssl::DType::BF16, k::ConvPath::Custom, k::ConvKernel::V2Wmma},
+    {"cudnn float32", slimssl::DType::F32, k::ConvPath::CudnnCopy, k::ConvKernel::Auto},
+    {"cudnn bfloat16", slimssl::DType::BF16, k::ConvPath::CudnnCopy, k::ConvKernel::Auto},
 };
 
 // |err| / (tol max|ref| + eps |ref|), worst element; NaN counts as failure.
@@ -155,8 +155,8 @@ bool validate(const Layer& l, double width, std::mt19937& gen) {
   const Ref ref = cpu_reference(s, x, w, ws, dy);
   bool all = true;
   for (const Variant& var : kVariants) {
-    Buf bx(nx * k::elem_size(var.type)), bdy(ny * k::elem_size(var.type)), bw(parent * 4), bg(parent * 4);
-    Buf by(ny * k::elem_size(var.type)), bdx(nx * k::elem_size(var.type));
+    Buf bx(nx * slimssl::dtype_size(var.type)), bdy(ny * slimssl::dtype_size(var.type)), bw(parent * 4), bg(parent * 4);
+    Buf by(ny * slimssl::dtype_size(var.type)), bdx(nx * slimssl::dtype_size(var.type));
     upload(bx, x, var.type);
     upload(bdy, dy, var.type);
     CUDA_CHECK(cudaMemcpy(bw.p, w.data(), parent * 4, cudaMemcpyHostToDevice));
@@ -182,7 +182,7 @@ bool validate(const Layer& l, double width, std::mt19937& gen) {
         }
     for (size_t i = 0; i < parent; ++i) outside += !in[i] && g[i] != 0.f;
     // bf16 outputs (and cuDNN's bf16 weight gradient) carry one bf16 rounding: 2^-8 relative.
-    const bool bf = var.type == k::ElemType::BF16;
+    const bool bf = var.type == slimssl::DType::BF16;
     const double tol = bf ? 1e-2 : 1e-4, eps = bf ? 2e-2 : 1e-3;
     const double e = std::max({worst(download(by, ny, var.type), ref.y, tol, eps),
                                worst(download(bdx, nx, var.type), ref.dx, tol, eps), worst(gv, ref.dw, tol, eps)});
@@ -206,13 +206,13 @@ struct Row {
   k::ConvPath pick[3];
 };
 
-Row bench(const Layer& l, double width, k::ElemType t, int batch, int reps, Timer& tm, std::mt19937& gen) {
+Row bench(const Layer& l, double width, slimssl::DType t, int batch, int reps, Timer& tm, std::mt19937& gen) {
   const k::SlicedConvShape s = shape_at(l, width, batch);
   const k::SliceStrides ws = k::parent_strides(l.in_ch, l.kh, l.kh);
   const size_t parent = (size_t)l.out_ch * l.in_ch * l.kh * l.kh;
   const size_t nx = (size_t)s.batch * s.in_ch * s.in_h * s.in_w, ny = (size_t)s.batch * s.out_ch * s.out_h() * s.out_w();
-  Buf bx(nx * k::elem_size(t)), bdy(ny * k::elem_size(t)), bw(parent * 4), bg(parent * 4), by(ny * k::elem_size(t)),
-      bdx(nx * k::elem_size(t));
+  Buf bx(nx * slimssl::dtype_size(t)), bdy(ny * slimssl::dtype_size(t)), bw(parent * 4), bg(parent * 4), by(ny * slimssl::dtype_size(t)),
+      bdx(nx * slimssl::dtype_size(t));
   std::uniform_real_distribution<float> u(-1.f, 1.f);
   std::vector<float> h(std::max(nx, ny));
   for (float& v : h) v = u(gen);
@@ -223,7 +223,7 @@ Row bench(const Layer& l, double width, k::ElemType t, int batch, int reps, Time
   CUDA_CHECK(cudaMemcpy(bw.p, hw.data(), parent * 4, cudaMemcpyHostToDevice));
   CUDA_CHECK(cudaMemset(bg.p, 0, parent * 4));
 
-  Row row{l.name, k::elem_type_name(t), width, s.in_ch, s.out_ch, {}, {}, 0, 0, {}};
+  Row row{l.name, slimssl::dtype_name(t), width, s.in_ch, s.out_ch, {}, {}, 0, 0, {}};
   auto time_path = [&](k::ConvPath path, float* ms) {
     k::SlicedConvOptions o;
     o.path = path;
@@ -292,12 +292,12 @@ int main(int argc, char** argv) {
   Timer tm(tiny ? 1 << 20 : size_t{256} << 20);
   const int batch = tiny ? 2 : 512, reps = quick ? 3 : 10;
   std::vector<Row> rows;
-  std::vector<k::ElemType> types = {k::ElemType::BF16};
-  if (!bf16_only) types.push_back(k::ElemType::F32);
+  std::vector<slimssl::DType> types = {slimssl::DType::BF16};
+  if (!bf16_only) types.push_back(slimssl::DType::F32);
   const std::vector<double> widths = tiny    ? std::vector<double>{0.25}
                                      : quick ? std::vector<double>{1.0, 0.25}
                                              : std::vector<double>{1.0, 0.75, 0.5, 0.25};
-  for (k::ElemType t : types)
+  for (slimssl::DType t : types)
     for (size_t li = 0; li < (tiny ? 2 : kLayers.size()); ++li)
       for (double w : widths) rows.push_back(bench(kLayers[li], w, t, batch, reps, tm, gen));
 

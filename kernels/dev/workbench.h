@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
-#include "kernels/elem_type.h"
+#include "base/dtype.h"
 #include "kernels/memory.h"
 
 #define CUDA_CHECK(x)                                                                          \
@@ -26,15 +26,7 @@ namespace slimssl::workbench {
 
 using bf16_t = __nv_bfloat16;
 
-// float32 -> nearest bfloat16 (ties to even) -> float32: what a bf16 input holds.
-inline float round_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  u &= 0xffff0000u;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
+using ::slimssl::round_bf16;  // what a bf16 input holds: the project's one rounding
 
 struct Buf {
   void* p = nullptr;
@@ -51,8 +43,8 @@ struct Buf {
 };
 
 // Writes v into b as element type t (b must hold v.size() elements of t).
-inline void upload(Buf& b, const std::vector<float>& v, kernels::ElemType t) {
-  if (t == kernels::ElemType::F32) {
+inline void upload(Buf& b, const std::vector<float>& v, DType t) {
+  if (t == DType::F32) {
     CUDA_CHECK(cudaMemcpy(b.p, v.data(), v.size() * 4, cudaMemcpyHostToDevice));
   } else {
     std::vector<bf16_t> h(v.size());
@@ -61,15 +53,15 @@ inline void upload(Buf& b, const std::vector<float>& v, kernels::ElemType t) {
   }
 }
 
-inline Buf upload(const std::vector<float>& v, kernels::ElemType t) {
-  Buf b(v.size() * kernels::elem_size(t));
+inline Buf upload(const std::vector<float>& v, DType t) {
+  Buf b(v.size() * dtype_size(t));
   upload(b, v, t);
   return b;
 }
 
-inline std::vector<float> download(const Buf& b, size_t n, kernels::ElemType t) {
+inline std::vector<float> download(const Buf& b, size_t n, DType t) {
   std::vector<float> v(n);
-  if (t == kernels::ElemType::F32) {
+  if (t == DType::F32) {
     CUDA_CHECK(cudaMemcpy(v.data(), b.p, n * 4, cudaMemcpyDeviceToHost));
   } else {
     std::vector<bf16_t> h(n);

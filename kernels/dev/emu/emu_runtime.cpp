@@ -51,14 +51,14 @@ void empty_cache(int) {}
 namespace detail {
 namespace {
 
-float load(ElemType t, const void* p, size_t i) {
-  return t == ElemType::F32 ? static_cast<const float*>(p)[i] : __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+float load(DType t, const void* p, size_t i) {
+  return t == DType::F32 ? static_cast<const float*>(p)[i] : __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
 }
-void put(ElemType t, void* p, size_t i, float v) {
-  if (t == ElemType::F32) static_cast<float*>(p)[i] = v;
+void put(DType t, void* p, size_t i, float v) {
+  if (t == DType::F32) static_cast<float*>(p)[i] = v;
   else static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
 }
-float as_act(ElemType t, float w) { return t == ElemType::F32 ? w : __bfloat162float(__float2bfloat16_rn(w)); }
+float as_act(DType t, float w) { return t == DType::F32 ? w : __bfloat162float(__float2bfloat16_rn(w)); }
 
 // Calls f(n, k, c, p, q, r, s, x_index, y_index) for every valid term of the convolution.
 template <class F>
@@ -81,7 +81,7 @@ size_t woff(SliceStrides ws, int k, int c, int r, int t) { return k * ws.o + c *
 
 }  // namespace
 
-void cudnn_conv_forward(const SlicedConvShape& s, ElemType act, const void* x, const float* w, SliceStrides ws, void* y,
+void cudnn_conv_forward(const SlicedConvShape& s, DType act, const void* x, const float* w, SliceStrides ws, void* y,
                         cudaStream_t) {
   std::vector<float> acc(size_t(s.batch) * s.out_ch * s.out_h() * s.out_w(), 0.f);
   for_each_term(s, [&](int k, int c, int r, int t, size_t xi, size_t yi) {
@@ -89,7 +89,7 @@ void cudnn_conv_forward(const SlicedConvShape& s, ElemType act, const void* x, c
   });
   for (size_t i = 0; i < acc.size(); ++i) put(act, y, i, acc[i]);
 }
-void cudnn_conv_backward_data(const SlicedConvShape& s, ElemType act, const void* dy, const float* w, SliceStrides ws,
+void cudnn_conv_backward_data(const SlicedConvShape& s, DType act, const void* dy, const float* w, SliceStrides ws,
                               void* dx, cudaStream_t) {
   std::vector<float> acc(size_t(s.batch) * s.in_ch * s.in_h * s.in_w, 0.f);
   for_each_term(s, [&](int k, int c, int r, int t, size_t xi, size_t yi) {
@@ -97,7 +97,7 @@ void cudnn_conv_backward_data(const SlicedConvShape& s, ElemType act, const void
   });
   for (size_t i = 0; i < acc.size(); ++i) put(act, dx, i, acc[i]);
 }
-void cudnn_conv_backward_weight(const SlicedConvShape& s, ElemType act, const void* x, const void* dy, float* dw,
+void cudnn_conv_backward_weight(const SlicedConvShape& s, DType act, const void* x, const void* dy, float* dw,
                                 SliceStrides ws, cudaStream_t) {
   std::vector<float> acc(size_t(s.out_ch) * s.in_ch * s.kh * s.kw, 0.f);
   for_each_term(s, [&](int k, int c, int r, int t, size_t xi, size_t yi) {

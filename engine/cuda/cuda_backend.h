@@ -1,0 +1,50 @@
+// The CUDA backend: the Backend primitives over kernels/ (our elementwise, reduction, norm,
+// pooling, indexing and RNG kernels, the sliced-channel convolution) and the vendor libraries
+// (cuBLAS for gemm, cuDNN for convolution) through kernels/'s plain-pointer wrappers. One instance
+// per device, owning that device's CudaContext (stream, library handles, workspaces). Built only
+// with CUDA (real or emulated); methods are defined by topic in engine/cuda/*.cpp.
+#pragma once
+#include "engine/backend.h"
+#include "engine/cuda/cuda_context.h"
+
+namespace slimssl::cuda {
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int device);
+  CudaContext& context() { return ctx_; }
+  const char* name() const override;
+  void fill(const Tensor& dst, double value) override;
+  void copy(const Tensor& src, const Tensor& dst) override;
+  void copy_bytes(void* dst, bool dst_on_device, const void* src, bool src_on_device, size_t nbytes) override;
+  void synchronize() override;
+  void unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) override;
+  void binary(BinaryOp op, const Tensor& x, const Tensor& y, const Tensor& out, double alpha) override;
+  void reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out, double denom) override;
+  void softmax_rows(const Tensor& x, const Tensor& out, bool log) override;
+  void gemm(const Tensor& a, const Tensor& b, const Tensor& c, double alpha, double beta) override;
+  void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, const Tensor& y) override;
+  void conv2d_backward_data(const Tensor& gy, const Tensor& w, const Conv2dParams& p, const Tensor& dx) override;
+  void conv2d_backward_weight(const Tensor& x, const Tensor& gy, const Conv2dParams& p, const Tensor& dw) override;
+  void batch_norm_stats(const Tensor& x, const Tensor& mean, const Tensor& var) override;
+  void batch_norm_forward(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight, const Tensor& bias, const Tensor& y) override;
+  void batch_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight, bool training, const Tensor& dx, const Tensor& dw, const Tensor& db) override;
+  void layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, const Tensor& y, const Tensor& mean, const Tensor& invstd) override;
+  void layer_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight, const Tensor& dx, const Tensor& dw, const Tensor& db) override;
+  void max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t pad, const Tensor& y, const Tensor& argmax) override;
+  void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& dx) override;
+  void avg_pool2d(const Tensor& x, const PoolWindows& win, const Tensor& y) override;
+  void avg_pool2d_backward(const Tensor& gy, const PoolWindows& win, const Tensor& dx) override;
+  void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
+  void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) override;
+  bool index_in_range(const Tensor& index, int64_t limit) override;
+  void uniform(const Tensor& out, uint64_t seed, uint64_t counter) override;
+
+ private:
+  CudaContext ctx_;
+};
+
+// The backend of CUDA device `index` (created on first use).
+CudaBackend& cuda_backend(int index);
+
+}  // namespace slimssl::cuda
