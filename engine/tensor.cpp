@@ -364,8 +364,37 @@ Tensor& Tensor::set_requires_grad(bool on) {
 }
 
 Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
-void Tensor::zero_grad() const { impl().grad = nullptr; }
-void Tensor::set_grad(const Tensor& g) const { impl().grad = g.defined() ? g.impl_ptr() : nullptr; }
+
+void Tensor::zero_grad() const {
+  if (impl().grad_pinned) Tensor(impl().grad).zero_();
+  else impl().grad = nullptr;
+}
+
+void Tensor::set_grad(const Tensor& g) const {
+  if (!impl().grad_pinned) {
+    impl().grad = g.defined() ? g.impl_ptr() : nullptr;
+    return;
+  }
+  Tensor pinned(impl().grad);  // keep the buffer: copy the values in
+  if (g.defined()) pinned.copy_(g);
+  else pinned.zero_();
+}
+
+void Tensor::pin_grad(const Tensor& g) const {
+  SLIMSSL_CHECK(g.shape() == shape() && g.dtype() == dtype() && g.device() == device(), "pin_grad: gradient ",
+                shape_str(g.shape()), " ", dtype_name(g.dtype()), " on ", g.device().str(), " does not match ",
+                shape_str(shape()), " ", dtype_name(dtype()), " on ", device().str());
+  impl().grad = g.detach().impl_ptr();
+  impl().grad_pinned = true;
+}
+
+void Tensor::set_data(const Tensor& src) const {
+  SLIMSSL_CHECK(src.shape() == shape() && src.dtype() == dtype(), "set_data: ", shape_str(src.shape()), " ",
+                dtype_name(src.dtype()), " cannot replace ", shape_str(shape()), " ", dtype_name(dtype()));
+  impl().storage = src.storage();
+  impl().offset = src.offset();
+  impl().strides = src.strides();
+}
 
 Tensor Tensor::detach() const {
   return make_view(*this, shape(), strides(), offset());
