@@ -8,8 +8,9 @@
 //
 // Tolerance: |got - ref| <= 1e-6 max(|ref|, 1e-2 max|ref of that tensor|). The reference uses
 // float32 state like the kernels; what differs is the order of the norm sums and, on a GPU,
-// fused multiply-adds, both a few ulps. Without a GPU every case WARNs "skipped: no CUDA device".
+// fused multiply-adds, both a few ulps. Device cases go through gpu_or_skip() (tests/gpu_gate.h).
 #include <catch2/catch.hpp>
+#include "gpu_gate.h"
 
 #ifdef SLIMSSL_WITH_CUDA
 #include <cmath>
@@ -25,12 +26,6 @@
 namespace k = slimssl::kernels;
 
 namespace {
-
-bool have_gpu() {
-  if (k::device_count() > 0) return true;
-  WARN("skipped: no CUDA device");
-  return false;
-}
 
 constexpr size_t kGuardFloats = 64;
 constexpr float kGuardValue = -12345.f;
@@ -221,7 +216,7 @@ void run_case(const Config& c, int steps) {
 }  // namespace
 
 TEST_CASE("fused SGD matches the CPU optimizer rule", "[cuda][optimizer]") {
-  if (!have_gpu()) return;
+  if (!slimssl::testing::gpu_or_skip()) return;
   Config c;
   SECTION("momentum") { run_case(c, 3); }
   SECTION("nesterov, clipped") {
@@ -235,7 +230,7 @@ TEST_CASE("fused SGD matches the CPU optimizer rule", "[cuda][optimizer]") {
 }
 
 TEST_CASE("fused LARS matches the CPU optimizer rule", "[cuda][optimizer]") {
-  if (!have_gpu()) return;
+  if (!slimssl::testing::gpu_or_skip()) return;
   Config c;
   c.kind = Kind::Lars;
   SECTION("momentum") { run_case(c, 3); }
@@ -246,7 +241,7 @@ TEST_CASE("fused LARS matches the CPU optimizer rule", "[cuda][optimizer]") {
 }
 
 TEST_CASE("fused AdamW matches the CPU optimizer rule", "[cuda][optimizer]") {
-  if (!have_gpu()) return;
+  if (!slimssl::testing::gpu_or_skip()) return;
   Config c;
   c.kind = Kind::AdamW, c.lr = 0.01;
   SECTION("plain") { run_case(c, 3); }
@@ -257,7 +252,7 @@ TEST_CASE("fused AdamW matches the CPU optimizer rule", "[cuda][optimizer]") {
 }
 
 TEST_CASE("fused gradient norm is a deterministic double-checked sum", "[cuda][optimizer]") {
-  if (!have_gpu()) return;
+  if (!slimssl::testing::gpu_or_skip()) return;
   std::mt19937 rng(99);
   const std::vector<int64_t> sizes = {1, 7, 1000, 4099, 9000};
   std::vector<std::unique_ptr<DevFloats>> ps, gs;
@@ -292,7 +287,7 @@ TEST_CASE("fused gradient norm is a deterministic double-checked sum", "[cuda][o
 #else
 
 TEST_CASE("fused optimizer kernels match the CPU optimizer rule", "[cuda][optimizer]") {
-  WARN("skipped: built without CUDA");
+  slimssl::testing::gpu_or_skip();
 }
 
 #endif
