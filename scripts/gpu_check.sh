@@ -493,6 +493,9 @@ run_stage() {  # one row of STAGES
   rc=$?
   append_log "$log" "$name"
   [[ -f "$WORK/notes/$name" ]] && note=$(cat "$WORK/notes/$name")
+  if [[ -f "$WORK/notes/$name.broken" ]]; then
+    rc=1 note="the stage's script is broken: $(paste -sd' ' "$WORK/notes/$name.broken")"
+  fi
   case $rc in
     0) if [[ $kind == gpu ]] && ((DRY)); then status="no GPU"; note=${note:-"dry run: the GPU work was not run"}
        else status=passed; fi ;;
@@ -595,6 +598,11 @@ if [[ -f "$HERE/../MANIFEST" ]]; then BUNDLE=${SLIMSSL_BUNDLE:-$(cd "$HERE/.." &
 else BUNDLE=${SLIMSSL_BUNDLE:-$(cd "$HERE/.." && pwd)/.carry/gpu}; fi
 
 if [[ "${1:-}" == --stage ]]; then
+  # A misspelt command in a stage must fail it, even where its exit status is not looked at.
+  command_not_found_handle() {
+    echo "gpu_check.sh: $1: command not found" | tee -a "$WORK/notes/$STAGE_NAME.broken" >&2
+    return 127
+  }
   shift
   "$@"
   exit $?
