@@ -155,6 +155,17 @@ stage_build() {  # --build only: configure and build here, with the bundle's bui
     cmake --build "$BUILD_DIR" -j "$(nproc)" --target slimssl_tests slimssl infonce_dev sliced_conv_dev
 }
 
+# loaded_file NAME PATH: NAME=PATH into libraries.txt, with the versioned file PATH links to.
+loaded_file() {
+  local real
+  real=$(readlink -f "$2")
+  if [[ "$(basename "$real")" != "$(basename "$2")" ]]; then
+    echo "$1=$2 -> $(basename "$real")" >>"$WORK/libraries.txt"
+  else
+    echo "$1=$2" >>"$WORK/libraries.txt"
+  fi
+}
+
 stage_probe() {
   local bad=0 b line
   bash -n "$SELF" && echo "gpu_check.sh parses" || bad=1
@@ -171,13 +182,12 @@ stage_probe() {
         echo "ldd $(basename "$b"): $line"
         bad=1
       elif [[ "$line" =~ ^(lib(cudart|cublas|cublasLt|cudnn|gomp|stb|stdc\+\+|c)\.so[.0-9]*)\ =\>\ ([^ ]+) ]]; then
-        grep -q "^${BASH_REMATCH[1]}=" "$WORK/libraries.txt" ||
-          echo "${BASH_REMATCH[1]}=$(readlink -f "${BASH_REMATCH[3]}")" >>"$WORK/libraries.txt"
+        grep -q "^${BASH_REMATCH[1]}=" "$WORK/libraries.txt" || loaded_file "${BASH_REMATCH[1]}" "${BASH_REMATCH[3]}"
       fi
     done < <(ldd "$b" 2>&1 | sed 's/^[[:space:]]*//')
   done
   # cuDNN opens its parts at run time: they must be beside it, and resolve too.
-  line=$(sed -n 's/^libcudnn\.so[.0-9]*=//p' "$WORK/libraries.txt")
+  line=$(sed -n 's/^libcudnn\.so[.0-9]*=\([^ ]*\).*/\1/p' "$WORK/libraries.txt")
   if [[ -n "$line" ]]; then
     if ls "$(dirname "$line")"/libcudnn_graph.so* >/dev/null 2>&1; then
       ldd "$(dirname "$line")"/libcudnn_*.so* 2>&1 | grep "not found" && bad=1
@@ -190,6 +200,8 @@ stage_probe() {
   sed 's/^/  /' "$WORK/libraries.txt"
   figure libraries_resolved "$(wc -l <"$WORK/libraries.txt")"
   figure libraries_from "$LIBS_FROM"
+  detail "| library | loaded from |" "|---|---|" "$(sed 's/^\([^=]*\)=\(.*\)/| \1 | \2 |/' "$WORK/libraries.txt")" ""
+  [[ -s "$WORK/python.txt" ]] && detail "Python packages: $(sed 's/=/ /' "$WORK/python.txt" | paste -sd, | sed 's/,/, /g')" ""
 
   if b=$(find_sanitizer); then
     echo "compute-sanitizer: $b ($("$b" --version 2>/dev/null | grep -o 'Version [^ ]*' | head -1))"
