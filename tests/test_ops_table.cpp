@@ -9,6 +9,7 @@
 #include <cmath>
 #include <numbers>
 #include <sstream>
+#include "gpu_gate.h"
 #include "gradcheck.h"
 
 using namespace slimssl;
@@ -305,12 +306,6 @@ void run_case(const OpCase& c, uint64_t seed) {
 Tensor on(const Tensor& like, const Tensor& t) {
   if (t.device() == like.device()) return t;
   return t.is_contiguous() ? t.to(like.device()) : noncontiguous(t, like.device());
-}
-
-bool have_cuda() {
-  if (cuda_available()) return true;
-  WARN("skipped: no CUDA device");
-  return false;
 }
 
 // Tolerances of a device result against the CPU's, per dtype: float32 differs only in the order
@@ -817,7 +812,7 @@ TEST_CASE("ops table: index gradients above the threading threshold", "[ops]") {
 #define OPS_TABLE(title, fn)                                              \
   TEST_CASE("ops table: " title, "[ops]") { fn(run_table_cpu); }         \
   TEST_CASE("ops table on cuda: " title, "[cuda][ops]") {                \
-    if (have_cuda()) fn(run_table_cuda);                                  \
+    if (slimssl::testing::gpu_or_skip()) fn(run_table_cuda);                                  \
   }
 OPS_TABLE("elementwise binary with broadcasting", table_elementwise_binary)
 OPS_TABLE("elementwise with a scalar", table_elementwise_scalar)
