@@ -1,6 +1,7 @@
 #include "engine/storage.h"
 #include <cstdlib>
 #include <cstring>
+#include "engine/backend.h"
 #include "engine/error.h"
 #ifdef SLIMSSL_WITH_CUDA
 #include "kernels/memory.h"
@@ -44,7 +45,8 @@ void copy_bytes(void* dst, Device dd, const void* src, Device sd, size_t nbytes)
     return;
   }
 #ifdef SLIMSSL_WITH_CUDA
-  kernels::copy_bytes(dst, dd.is_cuda(), src, sd.is_cuda(), nbytes);
+  // Through the device's backend, so the copy is ordered after the work queued on its stream.
+  backend_for(dd.is_cuda() ? dd : sd).copy_bytes(dst, dd.is_cuda(), src, sd.is_cuda(), nbytes);
 #else
   fail("cannot copy between ", sd.str(), " and ", dd.str(), ": slimssl was built without CUDA");
 #endif
