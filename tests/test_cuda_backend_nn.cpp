@@ -1,18 +1,20 @@
-// The CUDA backend's gemm, convolution, normalization and pooling primitives (engine/backend.h)
-// against the CPU: each result is compared with today's engine ops run in float64 on the same
-// input values (tests/cuda_nn_reference.h), values and gradients.
+// The CUDA backend's gemm, convolution, normalization and pooling primitives (engine/backend.h),
+// held to the CPU on a backend axis: every case runs the same primitive on the same input values in
+// the same layouts on the CUDA backend and on the CPU backend, and compares each with a reference
+// computed by the engine's ops in float64 (values, and gradients through backward()), and the two
+// backends with each other.
 //
-// Every device tensor is a view inside a larger device buffer whose other words hold a guard
-// value; outputs start as NaN (overwritten outputs) or as random values (accumulated ones, which
-// must end as start + reference). After each call the whole buffer is read back: the view must
-// match, and every guard word must be untouched. So a missed element, a stray write, or a weight
-// gradient leaking out of its channel slice W[:k_out, :k_in] into the rest of the parent fails.
+// Every tensor is a view inside a larger buffer whose other words hold a guard value; outputs
+// start as NaN (overwritten outputs) or as random values (accumulated ones, which must end as
+// start + gradient). After each call the whole buffer is read back: the view must match and every
+// guard word must be untouched, so a missed element, a stray write, or a weight gradient leaking
+// out of its channel slice W[:k_out, :k_in] into the rest of the parent fails.
 //
-// Layouts: contiguous, channels-last (NHWC strides), padded views (every dimension strided by
-// more than its extent), channel slices of a larger weight, transposed and batch-broadcast
-// (stride 0) matrices, odd sizes.
+// Layouts: contiguous, channels-last (NHWC strides), padded views (every dimension strided by more
+// than its extent), channel slices of a larger tensor, transposed and batch-broadcast (stride 0)
+// matrices, every stride doubled, odd sizes.
 //
-// Tolerances, |got - ref| <= a * max|ref| + r * |ref| per element, the reference in float64:
+// Tolerances, |got - want| <= a * max|want| + r * |want| per element:
 //   float32   a = r = 1e-5 (float32 accumulation over at most a few hundred terms)
 //   bfloat16  a = r = 8e-3 (inputs exact in bfloat16; outputs rounded to bfloat16, 2^-9 relative,
 //             and cuDNN's bfloat16 weight gradient before it is added into a float32 parent)
@@ -22,20 +24,20 @@
 
 #ifdef SLIMSSL_WITH_CUDA
 #include <cmath>
-#include <cstring>
+#include <cstdint>
+#include <functional>
 #include <limits>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
-#include "cuda_nn_reference.h"
 #include "engine/cuda/cuda_backend.h"
+#include "engine/ops.h"
 #include "kernels/memory.h"
 
 namespace {
 
 using namespace slimssl;
-namespace ref = cuda_nn_ref;
 
 // The one place this file decides whether a device is present.
 bool have_device() {
@@ -46,7 +48,16 @@ bool have_device() {
 
 cuda::CudaBackend& gpu() { return cuda::cuda_backend(0); }
 
-// ---- tolerances ----------------------------------------------------------------------------------
+// ---- the backend axis ----------------------------------------------------------------------------
+
+struct Side {
+  Backend& backend;
+  Device device;
+  const char* name;
+};
+std::vector<Side> sides() { return {{gpu(), Device::cuda(0), "cuda"}, {backend_for(Device::cpu()), Device::cpu(), "cpu"}}; }
+
+// ---- tolerances and comparison -------------------------------------------------------------------
 
 struct Tol {
   double a, r;
@@ -58,6 +69,7 @@ Tol tol_for(DType dt) {
     default: return {1e-5, 1e-5};
   }
 }
+constexpr Tol kExact{0, 0};
 
 // Both NaN counts as equal (max pooling propagates NaN).
 void expect_close(const std::vector<double>& got, const std::vector<double>& want, Tol tol, const std::string& what) {
@@ -76,7 +88,38 @@ void expect_close(const std::vector<double>& got, const std::vector<double>& wan
   CHECK(bad == 0);
 }
 
-std::vector<double> values_of(const Tensor& host) { return host.to_vector<double>(); }
+// One named output of a case: the reference's values and the tolerance they are held to.
+struct Out {
+  std::string name;
+  std::vector<double> values;
+  Tol tol;
+};
+using Outs = std::vector<Out>;
+
+// Runs `run` on each backend; each output against the reference, then CUDA against the CPU.
+// (with_cpu false: CUDA against the reference only, where the CPU backend is known to differ.)
+void compare_backends(const std::string& what, const Outs& want, const std::function<Outs(const Side&)>& run,
+                      bool with_cpu = true) {
+  std::vector<Outs> got;
+  for (const Side& s : sides()) {
+    if (!with_cpu && s.device.is_cpu()) return;
+    got.push_back(run(s));
+    REQUIRE(got.back().size() == want.size());
+    for (size_t i = 0; i < want.size(); ++i)
+      expect_close(got.back()[i].values, want[i].values, want[i].tol,
+                   what + " [" + s.name + "]: " + want[i].name);
+  }
+  for (size_t i = 0; i < want.size(); ++i)
+    expect_close(got[0][i].values, got[1][i].values, want[i].tol, what + " [cuda vs cpu]: " + want[i].name);
+}
+
+std::vector<double> values_of(const Tensor& t) { return t.defined() ? t.to_vector<double>() : std::vector<double>{}; }
+
+std::vector<double> plus(const Tensor& a, const Tensor& b) {
+  std::vector<double> x = values_of(a), y = values_of(b);
+  for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
+  return x;
+}
 
 // ---- data ----------------------------------------------------------------------------------------
 
@@ -89,7 +132,7 @@ Tensor data(const Shape& shape, uint64_t seed, DType dt, double lo = -1, double 
   return Tensor::from_vector(v, shape).to(dt).to(DType::F64);
 }
 
-// ---- device tensors inside guarded buffers -------------------------------------------------------
+// ---- tensors inside guarded buffers --------------------------------------------------------------
 
 enum class Layout {
   Contiguous,
@@ -102,46 +145,44 @@ enum class Layout {
 
 Shape strides_for(const Shape& s, Layout l) {
   const int64_t d = static_cast<int64_t>(s.size());
+  Shape bigger = s, st = contiguous_strides(s);
   switch (l) {
-    case Layout::Contiguous: return contiguous_strides(s);
+    case Layout::Contiguous: return st;
     case Layout::ChannelsLast: return {s[1] * s[2] * s[3], 1, s[3] * s[1], s[1]};
-    case Layout::Padded: {
-      Shape bigger = s;
+    case Layout::Padded:
       for (int64_t i = 1; i < d; ++i) bigger[i] += 1;
       return contiguous_strides(bigger);
-    }
-    case Layout::Slice: {
-      Shape bigger = s;
+    case Layout::Slice:
       bigger[0] += 3;
       if (d > 1) bigger[1] += 2;
       return contiguous_strides(bigger);
-    }
-    case Layout::Transposed: {
-      Shape st = contiguous_strides(s);
+    case Layout::Transposed:
       st[d - 2] = 1, st[d - 1] = s[d - 2];
       return st;
-    }
-    case Layout::Gapped: {
-      Shape st = contiguous_strides(s);
+    case Layout::Gapped:
       for (auto& x : st) x *= 2;
       return st;
-    }
   }
-  return {};
+  return st;
 }
 
 constexpr double kGuard = -4096.0;  // exact in every dtype
 constexpr int64_t kLead = 32, kTail = 32;
 
-// A view on the device between guard words.
-struct DevTensor {
-  Tensor buf;   // device, 1-d
+// A view between guard words, on the CPU or the device. Bytes move to and from the device through
+// the CUDA context's staged copies (independent of the backend's copy primitives).
+struct Placed {
+  Tensor buf;   // 1-d, on the side's device
   Tensor view;  // what the backend sees
   std::vector<bool> covered;
 
   // The view's values (logical order), after checking that every other word still holds the guard.
   std::vector<double> read(const std::string& what) const {
-    Tensor host = buf.cpu();
+    Tensor host = buf;
+    if (buf.device().is_cuda()) {
+      host = Tensor::empty(buf.shape(), buf.dtype());
+      gpu().context().download(host.raw(), buf.raw(), buf.numel() * buf.itemsize());
+    }
     const std::vector<double> all = host.to_vector<double>();
     int64_t stray = 0;
     for (size_t i = 0; i < all.size(); ++i)
@@ -152,8 +193,8 @@ struct DevTensor {
   }
 };
 
-// `init` (any host tensor) placed in `layout` as dtype dt.
-DevTensor place(const Tensor& init, Layout layout, DType dt) {
+// `init` (any host tensor) placed in `layout` as dtype dt on `dev`.
+Placed place(const Tensor& init, Layout layout, DType dt, Device dev) {
   const Shape& shape = init.shape();
   const Shape st = strides_for(shape, layout);
   int64_t extent = 1;
@@ -161,28 +202,53 @@ DevTensor place(const Tensor& init, Layout layout, DType dt) {
   const int64_t total = kLead + extent + kTail;
   Tensor host = Tensor::full({total}, kGuard, dt);
   host.as_strided(shape, st, kLead).copy_(init);
-  DevTensor d;
-  d.covered.assign(total, false);
-  const int64_t n = numel_of(shape);
-  for (int64_t e = 0; e < n; ++e) {
+  Placed p;
+  p.covered.assign(total, false);
+  for (int64_t e = 0; e < numel_of(shape); ++e) {
     int64_t off = kLead, rest = e;
     for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) off += (rest % shape[i]) * st[i], rest /= shape[i];
-    d.covered[off] = true;
+    p.covered[off] = true;
   }
-  d.buf = host.to(Device::cuda(0));
-  d.view = d.buf.as_strided(shape, st, kLead);
-  return d;
+  p.buf = host;
+  if (dev.is_cuda()) {
+    p.buf = Tensor::empty({total}, dt, dev);
+    gpu().context().upload(p.buf.raw(), host.raw(), total * host.itemsize());
+  }
+  p.view = p.buf.as_strided(shape, st, kLead);
+  return p;
 }
+Placed place(const Tensor& init, Layout layout, DType dt, const Side& s) { return place(init, layout, dt, s.device); }
 
 // An output to be overwritten: starts as NaN.
-DevTensor out_nan(const Shape& shape, Layout layout, DType dt) {
-  return place(Tensor::full(shape, std::numeric_limits<double>::quiet_NaN(), DType::F64), layout, dt);
+Placed out_nan(const Shape& shape, Layout layout, DType dt, const Side& s) {
+  return place(Tensor::full(shape, std::numeric_limits<double>::quiet_NaN(), DType::F64), layout, dt, s);
 }
 
-std::vector<double> plus(const Tensor& a, const Tensor& b) {
-  std::vector<double> x = values_of(a), y = values_of(b);
-  for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
-  return x;
+// ---- references: the engine's ops in float64 -----------------------------------------------------
+
+// The op's output and the gradients of sum(y * gy) with respect to its inputs (undefined where an
+// input is undefined).
+struct Ref {
+  Tensor y, dx, dw, db;
+};
+
+Ref reference(const std::vector<Tensor>& inputs, const Tensor& gy,
+              const std::function<Tensor(const std::vector<Tensor>&)>& f) {
+  std::vector<Tensor> leaves;
+  for (const Tensor& t : inputs) {
+    leaves.push_back(t.defined() ? t.detach().clone().detach() : Tensor());
+    if (t.defined()) leaves.back().set_requires_grad(true);
+  }
+  Tensor y = f(leaves);
+  y.backward(gy);
+  auto grad = [&](size_t i) { return i < leaves.size() && leaves[i].defined() ? leaves[i].grad() : Tensor(); };
+  return {y.detach(), grad(0), grad(1), grad(2)};
+}
+
+std::vector<int64_t> all_but_channel(const Tensor& x) {
+  std::vector<int64_t> dims{0};
+  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  return dims;
 }
 
 // ---- gemm ----------------------------------------------------------------------------------------
@@ -192,50 +258,59 @@ struct GemmCase {
   int64_t batch;  // 0: 2-d
   int64_t m, k, n;
   Layout la, lb, lc;
-  bool a_broadcast, b_broadcast;
+  bool a_broadcast, b_broadcast;  // over the batch (batch stride 0)
   double alpha, beta;
   DType ab, c;
+  bool a_rows_repeat = false;  // a's rows one repeated row (row stride 0: cuBLAS cannot address it)
 };
+
+void check_gemm(const GemmCase& g, uint64_t seed) {
+  const int64_t B = g.batch == 0 ? 1 : g.batch;
+  auto mat = [&](int64_t r, int64_t c, bool broadcast) {
+    return g.batch == 0 ? Shape{r, c} : Shape{broadcast ? 1 : B, r, c};
+  };
+  const Shape a_shape = mat(g.m, g.k, g.a_broadcast);
+  Shape a_stored = a_shape;
+  if (g.a_rows_repeat) a_stored[a_stored.size() - 2] = 1;
+  const Tensor a = data(a_stored, seed, g.ab), b = data(mat(g.k, g.n, g.b_broadcast), seed + 1, g.ab);
+  const Tensor c0 = data(mat(g.m, g.n, false), seed + 2, g.c);
+  std::vector<double> want = values_of(matmul(a.expand(a_shape).contiguous(), b)), c0v = values_of(c0);
+  for (size_t i = 0; i < want.size(); ++i) want[i] = g.alpha * want[i] + g.beta * c0v[i];
+  // bfloat16 products are exact in float32: a float32 C is held to float32's tolerance.
+  compare_backends(std::string("gemm ") + g.name, {{"c", want, tol_for(g.c)}}, [&](const Side& s) {
+    Placed pa = place(a, g.la, g.ab, s), pb = place(b, g.lb, g.ab, s), pc = place(c0, g.lc, g.c, s);
+    Tensor va = pa.view.expand(a_shape), vb = pb.view;
+    if (g.a_broadcast) va = va.expand({B, g.m, g.k});
+    if (g.b_broadcast) vb = vb.expand({B, g.k, g.n});
+    s.backend.gemm(va, vb, pc.view, g.alpha, g.beta);
+    return Outs{{"c", pc.read("c"), {}}};
+  }, /*with_cpu=*/!g.a_rows_repeat);  // the CPU backend reads a row stride of 0 as the row length
+}
 
 }  // namespace
 
 TEST_CASE("cuda nn: gemm against matmul (layouts, transposes, broadcast batches, dtypes)", "[cuda]") {
   if (!have_device()) return;
   const DType f32 = DType::F32, f64 = DType::F64, b16 = DType::BF16;
+  const Layout C = Layout::Contiguous, T = Layout::Transposed, P = Layout::Padded, S = Layout::Slice;
   const GemmCase cases[] = {
-      {"2-d contiguous", 0, 7, 13, 5, Layout::Contiguous, Layout::Contiguous, Layout::Contiguous, false, false, 1, 0, f32, f32},
-      {"a transposed, c padded, alpha/beta", 0, 6, 9, 11, Layout::Transposed, Layout::Contiguous, Layout::Padded, false, false, 0.5, 2, f32, f32},
-      {"b transposed", 0, 5, 8, 3, Layout::Contiguous, Layout::Transposed, Layout::Contiguous, false, false, 1, 1, f32, f32},
-      {"both transposed", 0, 4, 6, 9, Layout::Transposed, Layout::Transposed, Layout::Contiguous, false, false, -1, 0, f32, f32},
-      {"channel slices", 0, 5, 7, 6, Layout::Slice, Layout::Slice, Layout::Slice, false, false, 1, 0, f32, f32},
-      {"no unit stride (packed)", 0, 5, 6, 4, Layout::Gapped, Layout::Gapped, Layout::Contiguous, false, false, 1, 0.5, f32, f32},
-      {"batched, a broadcast, b transposed", 3, 4, 5, 6, Layout::Contiguous, Layout::Transposed, Layout::Contiguous, true, false, 1, 0, f32, f32},
-      {"batched, b broadcast, c padded", 2, 3, 7, 5, Layout::Transposed, Layout::Contiguous, Layout::Padded, false, true, 2, 1, f32, f32},
-      {"batched, broadcast gapped operand", 2, 3, 4, 5, Layout::Gapped, Layout::Contiguous, Layout::Contiguous, true, false, 1, 0, f32, f32},
-      {"float64", 2, 5, 9, 4, Layout::Contiguous, Layout::Transposed, Layout::Contiguous, false, false, 1, 0.25, f64, f64},
-      {"bfloat16 -> float32", 0, 9, 17, 7, Layout::Transposed, Layout::Contiguous, Layout::Contiguous, false, false, 1, 1, b16, f32},
-      {"bfloat16 -> bfloat16, batched", 2, 6, 10, 5, Layout::Contiguous, Layout::Slice, Layout::Contiguous, false, true, 1, 0, b16, b16},
+      {"2-d contiguous", 0, 7, 13, 5, C, C, C, false, false, 1, 0, f32, f32},
+      {"a transposed, c padded, alpha and beta", 0, 6, 9, 11, T, C, P, false, false, 0.5, 2, f32, f32},
+      {"b transposed", 0, 5, 8, 3, C, T, C, false, false, 1, 1, f32, f32},
+      {"both transposed", 0, 4, 6, 9, T, T, C, false, false, -1, 0, f32, f32},
+      {"channel slices", 0, 5, 7, 6, S, S, S, false, false, 1, 0, f32, f32},
+      {"a's rows one repeated row (packed for cuBLAS)", 0, 5, 6, 4, C, P, C, false, false, 1, 0.5, f32, f32, true},
+      {"batched, a broadcast, b transposed", 3, 4, 5, 6, C, T, C, true, false, 1, 0, f32, f32},
+      {"batched, b broadcast, c padded", 2, 3, 7, 5, T, C, P, false, true, 2, 1, f32, f32},
+      {"batched, broadcast a with a repeated row, b transposed", 2, 3, 4, 5, T, T, C, true, false, 1, 0, f32, f32, true},
+      {"float64", 2, 5, 9, 4, C, T, C, false, false, 1, 0.25, f64, f64},
+      {"bfloat16 to float32", 0, 9, 17, 7, T, C, C, false, false, 1, 1, b16, f32},
+      {"bfloat16 to bfloat16, batched", 2, 6, 10, 5, C, S, C, false, true, 1, 0, b16, b16},
   };
   uint64_t seed = 100;
   for (const GemmCase& g : cases) {
-    SECTION(g.name) {
-      const int64_t B = g.batch == 0 ? 1 : g.batch;
-      auto mat = [&](int64_t r, int64_t c, bool broadcast) {
-        return g.batch == 0 ? Shape{r, c} : Shape{broadcast ? 1 : B, r, c};
-      };
-      const Tensor a = data(mat(g.m, g.k, g.a_broadcast), ++seed, g.ab), b = data(mat(g.k, g.n, g.b_broadcast), ++seed, g.ab);
-      const Tensor c0 = data(mat(g.m, g.n, false), ++seed, g.c);
-      DevTensor da = place(a, g.la, g.ab), db = place(b, g.lb, g.ab), dc = place(c0, g.lc, g.c);
-      Tensor va = da.view, vb = db.view;
-      if (g.a_broadcast) va = va.expand({B, g.m, g.k});
-      if (g.b_broadcast) vb = vb.expand({B, g.k, g.n});
-      gpu().gemm(va, vb, dc.view, g.alpha, g.beta);
-      std::vector<double> want = values_of(ref::matmul(a, b)), c0v = values_of(c0);
-      for (size_t i = 0; i < want.size(); ++i) want[i] = g.alpha * want[i] + g.beta * c0v[i];
-      Tol t = tol_for(g.c == b16 ? b16 : g.ab);
-      if (g.ab == b16 && g.c == f32) t = tol_for(f32);  // exact products, float32 accumulation and output
-      expect_close(dc.read("c"), want, t, std::string("gemm ") + g.name);
-    }
+    seed += 10;
+    SECTION(g.name) { check_gemm(g, seed); }
   }
 }
 
@@ -246,42 +321,35 @@ namespace {
 struct ConvCase {
   const char* name;
   int64_t N, C, H, W, O, kh, kw;
-  ref::ConvSpec p;
+  Conv2dParams p;
   Layout lx, ly, lw;  // activations (x and dx; y and gy) and weight (dw lands in the same place)
   DType act, wt;
   bool bias;
 };
 
-Conv2dParams params_of(const ref::ConvSpec& s) {
-  return {s.stride_h, s.stride_w, s.pad_h, s.pad_w, s.dil_h, s.dil_w, s.groups};
-}
-
 void check_conv(const ConvCase& c, uint64_t seed) {
-  const int64_t OH = (c.H + 2 * c.p.pad_h - c.p.dil_h * (c.kh - 1) - 1) / c.p.stride_h + 1;
-  const int64_t OW = (c.W + 2 * c.p.pad_w - c.p.dil_w * (c.kw - 1) - 1) / c.p.stride_w + 1;
-  const Shape xs{c.N, c.C, c.H, c.W}, ws{c.O, c.C / c.p.groups, c.kh, c.kw}, ys{c.N, c.O, OH, OW};
+  const Conv2dParams& p = c.p;
+  const int64_t OH = (c.H + 2 * p.pad_h - p.dilation_h * (c.kh - 1) - 1) / p.stride_h + 1;
+  const int64_t OW = (c.W + 2 * p.pad_w - p.dilation_w * (c.kw - 1) - 1) / p.stride_w + 1;
+  const Shape xs{c.N, c.C, c.H, c.W}, ws{c.O, c.C / p.groups, c.kh, c.kw}, ys{c.N, c.O, OH, OW};
   // Weights exact in the activations' dtype even when stored as float32 master weights: every
   // path multiplies in the activations' dtype.
   const Tensor x = data(xs, seed, c.act), w = data(ws, seed + 1, c.act), gy = data(ys, seed + 2, c.act);
   const Tensor bias = c.bias ? data({c.O}, seed + 3, c.act) : Tensor();
   const Tensor dw0 = data(ws, seed + 4, c.wt);
-  const ref::Result r = ref::conv2d(x, w, bias, c.p, gy);
+  const Ref r = reference({x, w, bias}, gy, [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], p); });
   const Tol t = tol_for(c.act);
-  const Conv2dParams p = params_of(c.p);
-
-  DevTensor dx_ = place(x, c.lx, c.act), dw_ = place(w, c.lw, c.wt), dgy = place(gy, c.ly, c.act);
-  DevTensor dy = out_nan(ys, c.ly, c.act);
-  DevTensor dbias = c.bias ? place(bias, Layout::Padded, c.wt) : DevTensor{};
-  gpu().conv2d(dx_.view, dw_.view, dbias.view, p, dy.view);
-  expect_close(dy.read("y"), values_of(r.y), t, std::string(c.name) + ": y");
-
-  DevTensor ddx = out_nan(xs, c.lx, c.act);
-  gpu().conv2d_backward_data(dgy.view, dw_.view, p, ddx.view);
-  expect_close(ddx.read("dx"), values_of(r.dx), t, std::string(c.name) + ": dx");
-
-  DevTensor ddw = place(dw0, c.lw, c.wt);  // accumulated into
-  gpu().conv2d_backward_weight(dx_.view, dgy.view, p, ddw.view);
-  expect_close(ddw.read("dw"), plus(dw0, r.dw), t, std::string(c.name) + ": dw += gradient");
+  compare_backends(c.name, {{"y", values_of(r.y), t}, {"dx", values_of(r.dx), t}, {"dw += gradient", plus(dw0, r.dw), t}},
+                   [&](const Side& s) {
+                     Placed px = place(x, c.lx, c.act, s), pw = place(w, c.lw, c.wt, s), pgy = place(gy, c.ly, c.act, s);
+                     Placed pb = c.bias ? place(bias, Layout::Padded, c.wt, s) : Placed{};
+                     Placed py = out_nan(ys, c.ly, c.act, s), pdx = out_nan(xs, c.lx, c.act, s);
+                     Placed pdw = place(dw0, c.lw, c.wt, s);  // accumulated into
+                     s.backend.conv2d(px.view, pw.view, pb.view, p, py.view);
+                     s.backend.conv2d_backward_data(pgy.view, pw.view, p, pdx.view);
+                     s.backend.conv2d_backward_weight(px.view, pgy.view, p, pdw.view);
+                     return Outs{{"y", py.read("y"), {}}, {"dx", pdx.read("dx"), {}}, {"dw", pdw.read("dw"), {}}};
+                   });
 }
 
 }  // namespace
@@ -334,34 +402,39 @@ void check_batch_norm(const BnCase& c, uint64_t seed) {
   const Tensor w = c.affine ? data({C}, seed + 2, pt, 0.5, 1.5) : Tensor(), b = c.affine ? data({C}, seed + 3, pt) : Tensor();
   // Eval normalizes with running statistics that are not the batch's.
   const Tensor rm = data({C}, seed + 4, pt), rv = data({C}, seed + 5, pt, 0.5, 2);
-  const Tensor mean = c.training ? ref::channel_mean(x) : rm, var = c.training ? ref::channel_var(x) : rv;
-  std::vector<double> invstd = values_of(var);
-  for (double& v : invstd) v = 1 / std::sqrt(v + eps);
-  const ref::Result r = ref::batch_norm(x, w, b, c.training, rm, rv, eps, gy);
+  const Tensor mean = c.training ? slimssl::mean(x, all_but_channel(x)) : rm;
+  const Tensor var = c.training ? slimssl::var(x, all_but_channel(x), false) : rv;
+  const Tensor invstd = rsqrt(add(var, eps));
+  const Ref r = reference({x, w, b}, gy, [&](const std::vector<Tensor>& in) {
+    return batch_norm(in[0], in[1], in[2], rm.clone(), rv.clone(), c.training, 0.1, eps);
+  });
   const Tol t = tol_for(c.dt), tp = tol_for(pt);
-  const std::string name = c.name;
-
-  DevTensor dx_ = place(x, c.lx, c.dt), dgy = place(gy, c.lx, c.dt);
-  if (c.training) {
-    DevTensor dmean = out_nan({C}, Layout::Gapped, pt), dvar = out_nan({C}, Layout::Gapped, pt);
-    gpu().batch_norm_stats(dx_.view, dmean.view, dvar.view);
-    expect_close(dmean.read("mean"), values_of(mean), tp, name + ": mean");
-    expect_close(dvar.read("var"), values_of(var), tp, name + ": var");
-  }
-  DevTensor dm = place(mean, Layout::Contiguous, pt), dis = place(Tensor::from_vector(invstd, {C}), Layout::Gapped, pt);
-  DevTensor dw = c.affine ? place(w, Layout::Gapped, pt) : DevTensor{}, db = c.affine ? place(b, Layout::Contiguous, pt) : DevTensor{};
-  DevTensor dy = out_nan(c.shape, c.lx, c.dt);
-  gpu().batch_norm_forward(dx_.view, dm.view, dis.view, dw.view, db.view, dy.view);
-  expect_close(dy.read("y"), values_of(r.y), t, name + ": y");
-
-  DevTensor ddx = c.want_dx ? out_nan(c.shape, c.lx == Layout::ChannelsLast ? Layout::Contiguous : c.lx, c.dt) : DevTensor{};
-  DevTensor ddw = c.affine ? out_nan({C}, Layout::Gapped, pt) : DevTensor{}, ddb = c.affine ? out_nan({C}, Layout::Contiguous, pt) : DevTensor{};
-  gpu().batch_norm_backward(dgy.view, dx_.view, dm.view, dis.view, dw.view, c.training, ddx.view, ddw.view, ddb.view);
-  if (c.want_dx) expect_close(ddx.read("dx"), values_of(r.dx), t, name + ": dx");
-  if (c.affine) {
-    expect_close(ddw.read("dw"), values_of(r.dw), tp, name + ": dw");
-    expect_close(ddb.read("db"), values_of(r.db), tp, name + ": db");
-  }
+  Outs want;
+  if (c.training) want = {{"mean", values_of(mean), tp}, {"var", values_of(var), tp}};
+  want.push_back({"y", values_of(r.y), t});
+  if (c.want_dx) want.push_back({"dx", values_of(r.dx), t});
+  if (c.affine) want.push_back({"dw", values_of(r.dw), tp}), want.push_back({"db", values_of(r.db), tp});
+  compare_backends(c.name, want, [&](const Side& s) {
+    Outs got;
+    Placed px = place(x, c.lx, c.dt, s), pgy = place(gy, c.lx, c.dt, s);
+    if (c.training) {
+      Placed pm = out_nan({C}, Layout::Gapped, pt, s), pv = out_nan({C}, Layout::Gapped, pt, s);
+      s.backend.batch_norm_stats(px.view, pm.view, pv.view);
+      got.push_back({"mean", pm.read("mean"), {}}), got.push_back({"var", pv.read("var"), {}});
+    }
+    Placed pm = place(mean, Layout::Contiguous, pt, s), pis = place(invstd, Layout::Gapped, pt, s);
+    Placed pw = c.affine ? place(w, Layout::Gapped, pt, s) : Placed{}, pb = c.affine ? place(b, Layout::Contiguous, pt, s) : Placed{};
+    Placed py = out_nan(c.shape, c.lx, c.dt, s);
+    s.backend.batch_norm_forward(px.view, pm.view, pis.view, pw.view, pb.view, py.view);
+    got.push_back({"y", py.read("y"), {}});
+    const Layout ldx = c.lx == Layout::ChannelsLast ? Layout::Contiguous : c.lx;
+    Placed pdx = c.want_dx ? out_nan(c.shape, ldx, c.dt, s) : Placed{};
+    Placed pdw = c.affine ? out_nan({C}, Layout::Gapped, pt, s) : Placed{}, pdb = c.affine ? out_nan({C}, Layout::Contiguous, pt, s) : Placed{};
+    s.backend.batch_norm_backward(pgy.view, px.view, pm.view, pis.view, pw.view, c.training, pdx.view, pdw.view, pdb.view);
+    if (c.want_dx) got.push_back({"dx", pdx.read("dx"), {}});
+    if (c.affine) got.push_back({"dw", pdw.read("dw"), {}}), got.push_back({"db", pdb.read("db"), {}});
+    return got;
+  });
 }
 
 }  // namespace
@@ -409,26 +482,29 @@ void check_layer_norm(const LnCase& c, uint64_t seed) {
   const Tensor x = data(shape, seed, c.dt, -2, 2), gy = data(shape, seed + 1, c.dt);
   const Tensor w = c.affine ? data({c.cols}, seed + 2, pt, 0.5, 1.5) : Tensor();
   const Tensor b = c.affine ? data({c.cols}, seed + 3, pt) : Tensor();
-  const ref::Result r = ref::layer_norm(x, w, b, eps, gy);
+  const Ref r = reference({x, w, b}, gy, [&](const std::vector<Tensor>& in) { return layer_norm(in[0], in[1], in[2], 1, eps); });
   const Tol t = tol_for(c.dt), tp = tol_for(pt);
-  const std::string name = c.name;
-
-  DevTensor dx_ = place(x, c.lx, c.dt), dgy = place(gy, c.lx, c.dt);
-  DevTensor dw = c.affine ? place(w, Layout::Gapped, pt) : DevTensor{}, db = c.affine ? place(b, Layout::Contiguous, pt) : DevTensor{};
-  DevTensor dy = out_nan(shape, c.lx, c.dt), dm = out_nan({c.rows}, Layout::Gapped, pt), dis = out_nan({c.rows}, Layout::Contiguous, pt);
-  gpu().layer_norm_forward(dx_.view, dw.view, db.view, eps, dy.view, dm.view, dis.view);
-  expect_close(dy.read("y"), values_of(r.y), t, name + ": y");
-  expect_close(dm.read("mean"), values_of(ref::row_mean(x)), tp, name + ": mean");
-  expect_close(dis.read("invstd"), values_of(ref::row_invstd(x, eps)), tp, name + ": invstd");
-
-  DevTensor ddx = out_nan(shape, c.lx, c.dt);
-  DevTensor ddw = c.affine ? out_nan({c.cols}, Layout::Gapped, pt) : DevTensor{}, ddb = c.affine ? out_nan({c.cols}, Layout::Contiguous, pt) : DevTensor{};
-  gpu().layer_norm_backward(dgy.view, dx_.view, dm.view, dis.view, dw.view, ddx.view, ddw.view, ddb.view);
-  expect_close(ddx.read("dx"), values_of(r.dx), t, name + ": dx");
-  if (c.affine) {
-    expect_close(ddw.read("dw"), values_of(r.dw), tp, name + ": dw");
-    expect_close(ddb.read("db"), values_of(r.db), tp, name + ": db");
-  }
+  Outs want{{"y", values_of(r.y), t},
+            {"mean", values_of(mean(x, {1})), tp},
+            {"invstd", values_of(rsqrt(add(var(x, {1}, false), eps))), tp},
+            {"dx", values_of(r.dx), t}};
+  if (c.affine) want.push_back({"dw", values_of(r.dw), tp}), want.push_back({"db", values_of(r.db), tp});
+  compare_backends(c.name, want, [&](const Side& s) {
+    Placed px = place(x, c.lx, c.dt, s), pgy = place(gy, c.lx, c.dt, s);
+    Placed pw = c.affine ? place(w, Layout::Gapped, pt, s) : Placed{}, pb = c.affine ? place(b, Layout::Contiguous, pt, s) : Placed{};
+    // mean and invstd contiguous: the CPU backend writes them so (whatever their strides).
+    Placed py = out_nan(shape, c.lx, c.dt, s), pm = out_nan({c.rows}, Layout::Contiguous, pt, s);
+    Placed pis = out_nan({c.rows}, Layout::Contiguous, pt, s);
+    s.backend.layer_norm_forward(px.view, pw.view, pb.view, eps, py.view, pm.view, pis.view);
+    Placed pdx = out_nan(shape, c.lx, c.dt, s);
+    Placed pdw = c.affine ? out_nan({c.cols}, Layout::Gapped, pt, s) : Placed{};
+    Placed pdb = c.affine ? out_nan({c.cols}, Layout::Contiguous, pt, s) : Placed{};
+    s.backend.layer_norm_backward(pgy.view, px.view, pm.view, pis.view, pw.view, pdx.view, pdw.view, pdb.view);
+    Outs got{{"y", py.read("y"), {}}, {"mean", pm.read("mean"), {}}, {"invstd", pis.read("invstd"), {}},
+             {"dx", pdx.read("dx"), {}}};
+    if (c.affine) got.push_back({"dw", pdw.read("dw"), {}}), got.push_back({"db", pdb.read("db"), {}});
+    return got;
+  });
 }
 
 }  // namespace
@@ -439,7 +515,7 @@ TEST_CASE("cuda nn: layer norm forward and backward", "[cuda]") {
   const LnCase cases[] = {
       {"small rows", 5, 7, Layout::Contiguous, f32, true},
       {"rows longer than the block, no affine", 3, 300, Layout::Contiguous, f32, false},
-      {"padded rows, several row splits for dw/db", 70, 33, Layout::Padded, f32, true},
+      {"padded rows, several row splits for dw and db", 70, 33, Layout::Padded, f32, true},
       {"bfloat16", 6, 40, Layout::Contiguous, b16, true},
       {"float64", 4, 19, Layout::Padded, f64, true},
   };
@@ -480,51 +556,60 @@ Tensor pool_input(const PoolCase& c, uint64_t seed, bool ties, bool nans) {
   return Tensor::from_vector(v, c.shape);
 }
 
+// How many argmax entries do not point at their output's value inside its own plane.
+int64_t misplaced_argmax(const std::vector<double>& arg, const std::vector<double>& y, const std::vector<double>& x,
+                         int64_t plane, int64_t out_plane) {
+  int64_t wrong = 0;
+  for (size_t o = 0; o < y.size(); ++o) {
+    const double a = arg[o];
+    if (a < 0 || a >= plane) {
+      ++wrong;
+      continue;
+    }
+    const double v = x[static_cast<int64_t>(o) / out_plane * plane + static_cast<int64_t>(a)];
+    if (!(v == y[o] || (std::isnan(v) && std::isnan(y[o])))) ++wrong;
+  }
+  return wrong;
+}
+
 void check_max_pool(const PoolCase& c, uint64_t seed, bool ties, bool nans) {
   const Shape ys{c.shape[0], c.shape[1], out_extent(c, c.shape[2], 0), out_extent(c, c.shape[3], 0)};
   const Tensor x = pool_input(c, seed, ties, nans), gy = data(ys, seed + 1, c.dt), dx0 = data(c.shape, seed + 2, c.dt);
-  const ref::Result r = ref::max_pool2d(x, c.kernel, c.stride, c.pad, gy);
+  const Ref r = reference({x}, gy, [&](const std::vector<Tensor>& in) { return max_pool2d(in[0], c.kernel, c.stride, c.pad); });
   const Tol t = tol_for(c.dt);
-  const std::string name = c.name;
-
-  DevTensor dx_ = place(x, c.lx, c.dt), dy = out_nan(ys, c.lx, c.dt);
-  DevTensor darg = place(Tensor::full(ys, -7, DType::I64), Layout::Padded, DType::I64);
-  gpu().max_pool2d(dx_.view, c.kernel, c.stride, c.pad, dy.view, darg.view);
-  const std::vector<double> y = dy.read("y"), arg = darg.read("argmax"), xv = values_of(x);
-  expect_close(y, values_of(r.y), t, name + ": y");
-  // Each argmax points at its output's value inside its own plane.
-  const int64_t plane = c.shape[2] * c.shape[3], out_plane = ys[2] * ys[3];
-  int64_t wrong = 0;
-  for (size_t o = 0; o < y.size(); ++o) {
-    const double a = arg[o], v = xv[static_cast<int64_t>(o) / out_plane * plane + static_cast<int64_t>(a)];
-    if (a < 0 || a >= plane || !(v == y[o] || (std::isnan(v) && std::isnan(y[o])))) ++wrong;
-  }
-  INFO(name << ": " << wrong << " argmax entries do not point at their maximum");
-  CHECK(wrong == 0);
-
-  // dx accumulates; the routing (first maximum, NaN first) must be the reference's.
-  DevTensor dgy = place(gy, c.lx, c.dt), ddx = place(dx0, c.lx, c.dt);
-  gpu().max_pool2d_backward(dgy.view, darg.view, ddx.view);
-  expect_close(ddx.read("dx"), plus(dx0, r.dx), t, name + ": dx += routed gradient");
+  // The routing (first maximum, NaN first) must be the reference's: dx accumulates.
+  compare_backends(c.name, {{"y", values_of(r.y), t}, {"misplaced argmax", {0}, kExact}, {"dx += routed gradient", plus(dx0, r.dx), t}},
+                   [&](const Side& s) {
+                     Placed px = place(x, c.lx, c.dt, s), py = out_nan(ys, c.lx, c.dt, s);
+                     Placed parg = place(Tensor::full(ys, -7, DType::I64), Layout::Padded, DType::I64, s);
+                     s.backend.max_pool2d(px.view, c.kernel, c.stride, c.pad, py.view, parg.view);
+                     const std::vector<double> y = py.read("y");
+                     const double wrong = static_cast<double>(
+                         misplaced_argmax(parg.read("argmax"), y, values_of(x), c.shape[2] * c.shape[3], ys[2] * ys[3]));
+                     Placed pgy = place(gy, c.lx, c.dt, s), pdx = place(dx0, c.lx, c.dt, s);
+                     s.backend.max_pool2d_backward(pgy.view, parg.view, pdx.view);
+                     return Outs{{"y", y, {}}, {"argmax", {wrong}, {}}, {"dx", pdx.read("dx"), {}}};
+                   });
 }
 
 void check_avg_pool(const PoolCase& c, uint64_t seed) {
   const Shape ys{c.shape[0], c.shape[1], out_extent(c, c.shape[2], c.oh), out_extent(c, c.shape[3], c.ow)};
   const Tensor x = data(c.shape, seed, c.dt), gy = data(ys, seed + 1, c.dt), dx0 = data(c.shape, seed + 2, c.dt);
-  const ref::Result r = c.adaptive ? ref::adaptive_avg_pool2d(x, c.oh, c.ow, gy)
-                                   : ref::avg_pool2d(x, c.kernel, c.stride, c.pad, gy);
+  const Ref r = reference({x}, gy, [&](const std::vector<Tensor>& in) {
+    return c.adaptive ? adaptive_avg_pool2d(in[0], c.oh, c.ow) : avg_pool2d(in[0], c.kernel, c.stride, c.pad);
+  });
   PoolWindows win;
   if (c.adaptive) win.kind = PoolWindows::Kind::Adaptive;
   else win.kernel = c.kernel, win.stride = c.stride, win.pad = c.pad;
   const Tol t = tol_for(c.dt);
-  const std::string name = c.name;
-
-  DevTensor dx_ = place(x, c.lx, c.dt), dy = out_nan(ys, c.lx, c.dt);
-  gpu().avg_pool2d(dx_.view, win, dy.view);
-  expect_close(dy.read("y"), values_of(r.y), t, name + ": y");
-  DevTensor dgy = place(gy, c.lx, c.dt), ddx = place(dx0, c.lx == Layout::Padded ? Layout::ChannelsLast : c.lx, c.dt);
-  gpu().avg_pool2d_backward(dgy.view, win, ddx.view);
-  expect_close(ddx.read("dx"), plus(dx0, r.dx), t, name + ": dx += spread gradient");
+  const Layout ldx = c.lx == Layout::Padded ? Layout::ChannelsLast : c.lx;
+  compare_backends(c.name, {{"y", values_of(r.y), t}, {"dx += spread gradient", plus(dx0, r.dx), t}}, [&](const Side& s) {
+    Placed px = place(x, c.lx, c.dt, s), py = out_nan(ys, c.lx, c.dt, s);
+    s.backend.avg_pool2d(px.view, win, py.view);
+    Placed pgy = place(gy, c.lx, c.dt, s), pdx = place(dx0, ldx, c.dt, s);
+    s.backend.avg_pool2d_backward(pgy.view, win, pdx.view);
+    return Outs{{"y", py.read("y"), {}}, {"dx", pdx.read("dx"), {}}};
+  });
 }
 
 }  // namespace
@@ -551,15 +636,16 @@ TEST_CASE("cuda nn: max pooling, values, argmax and routed gradients (ties, NaN)
 TEST_CASE("cuda nn: average pooling, fixed and adaptive windows, values and gradients", "[cuda]") {
   if (!have_device()) return;
   const DType f32 = DType::F32, f64 = DType::F64, b16 = DType::BF16;
+  const Layout C = Layout::Contiguous, NHWC = Layout::ChannelsLast, P = Layout::Padded;
   const PoolCase cases[] = {
-      {"fixed 3x3 stride 2 pad 1", {2, 3, 7, 6}, false, 3, 2, 1, 0, 0, Layout::Contiguous, f32},
-      {"fixed 2x2 stride 2, odd width, channels-last", {2, 4, 6, 5}, false, 2, 2, 0, 0, 0, Layout::ChannelsLast, f32},
-      {"fixed 3x3 stride 1, padded view", {1, 3, 5, 4}, false, 3, 1, 0, 0, 0, Layout::Padded, f32},
-      {"adaptive 7x5 -> 3x2", {2, 3, 7, 5}, true, 0, 0, 0, 3, 2, Layout::Contiguous, f32},
-      {"adaptive global 5x5 -> 1x1, channels-last", {2, 6, 5, 5}, true, 0, 0, 0, 1, 1, Layout::ChannelsLast, f32},
-      {"adaptive 3x4 -> 5x6 (overlapping bins), padded view", {1, 2, 3, 4}, true, 0, 0, 0, 5, 6, Layout::Padded, f32},
-      {"bfloat16 fixed 3x3 stride 2 pad 1", {1, 3, 6, 7}, false, 3, 2, 1, 0, 0, Layout::Contiguous, b16},
-      {"float64 adaptive 6x7 -> 4x3", {2, 2, 6, 7}, true, 0, 0, 0, 4, 3, Layout::ChannelsLast, f64},
+      {"fixed 3x3 stride 2 pad 1", {2, 3, 7, 6}, false, 3, 2, 1, 0, 0, C, f32},
+      {"fixed 2x2 stride 2, odd width, channels-last", {2, 4, 6, 5}, false, 2, 2, 0, 0, 0, NHWC, f32},
+      {"fixed 3x3 stride 1, padded view", {1, 3, 5, 4}, false, 3, 1, 0, 0, 0, P, f32},
+      {"adaptive 7x5 to 3x2", {2, 3, 7, 5}, true, 0, 0, 0, 3, 2, C, f32},
+      {"adaptive global 5x5 to 1x1, channels-last", {2, 6, 5, 5}, true, 0, 0, 0, 1, 1, NHWC, f32},
+      {"adaptive 3x4 to 5x6 (overlapping bins), padded view", {1, 2, 3, 4}, true, 0, 0, 0, 5, 6, P, f32},
+      {"bfloat16 fixed 3x3 stride 2 pad 1", {1, 3, 6, 7}, false, 3, 2, 1, 0, 0, C, b16},
+      {"float64 adaptive 6x7 to 4x3", {2, 2, 6, 7}, true, 0, 0, 0, 4, 3, NHWC, f64},
   };
   uint64_t seed = 2100;
   for (const PoolCase& c : cases) {
@@ -603,23 +689,20 @@ TEST_CASE("cuda nn: context: library handles made on first use, carved workspace
 TEST_CASE("cuda nn: bad arguments are errors naming the primitive", "[cuda]") {
   if (!have_device()) return;
   const Device d = Device::cuda(0);
-  const Tensor a = Tensor::zeros({3, 4}, DType::F32, d), b = Tensor::zeros({5, 2}, DType::F32, d);
-  REQUIRE_THROWS_WITH(gpu().gemm(a, b, Tensor::zeros({3, 2}, DType::F32, d), 1, 0),
-                      Catch::Contains("gemm") && Catch::Contains("do not match"));
-  REQUIRE_THROWS_WITH(gpu().gemm(a, Tensor::zeros({4, 2}, DType::F32), Tensor::zeros({3, 2}, DType::F32, d), 1, 0),
+  auto dev = [&](const Shape& s, DType t = DType::F32) { return Tensor::empty(s, t, d); };
+  const Tensor a = dev({3, 4}), x = dev({1, 2, 5, 5}), y = dev({1, 3, 3, 3});
+  REQUIRE_THROWS_WITH(gpu().gemm(a, dev({5, 2}), dev({3, 2}), 1, 0), Catch::Contains("gemm") && Catch::Contains("do not match"));
+  REQUIRE_THROWS_WITH(gpu().gemm(a, Tensor::empty({4, 2}), dev({3, 2}), 1, 0),
                       Catch::Contains("gemm") && Catch::Contains("cuda:0"));
-  const Tensor x = Tensor::zeros({1, 2, 5, 5}, DType::F32, d), y = Tensor::zeros({1, 3, 3, 3}, DType::F32, d);
-  REQUIRE_THROWS_WITH(gpu().conv2d(x, Tensor::zeros({3, 2, 3, 3}, DType::BF16, d), {}, {}, y),
+  REQUIRE_THROWS_WITH(gpu().conv2d(x, dev({3, 2, 3, 3}, DType::BF16), {}, {}, y),
                       Catch::Contains("conv2d") && Catch::Contains("bfloat16 weight"));
-  REQUIRE_THROWS_WITH(gpu().conv2d(x, Tensor::zeros({3, 2, 2, 2}, DType::F32, d), {}, {}, y),
+  REQUIRE_THROWS_WITH(gpu().conv2d(x, dev({3, 2, 2, 2}), {}, {}, y),
                       Catch::Contains("conv2d") && Catch::Contains("does not match"));
-  REQUIRE_THROWS_WITH(gpu().batch_norm_stats(x, Tensor::zeros({2}, DType::F64, d), Tensor::zeros({2}, DType::F32, d)),
+  REQUIRE_THROWS_WITH(gpu().batch_norm_stats(x, dev({2}, DType::F64), dev({2})),
                       Catch::Contains("batch_norm_stats") && Catch::Contains("float32"));
-  REQUIRE_THROWS_WITH(gpu().layer_norm_forward(x, {}, {}, 1e-5, x, Tensor::zeros({1}, DType::F32, d),
-                                               Tensor::zeros({1}, DType::F32, d)),
+  REQUIRE_THROWS_WITH(gpu().layer_norm_forward(x, {}, {}, 1e-5, x, dev({1}), dev({1})),
                       Catch::Contains("layer_norm_forward") && Catch::Contains("[rows, cols]"));
-  REQUIRE_THROWS_WITH(gpu().max_pool2d(x, 3, 2, 1, Tensor::zeros({1, 2, 2, 2}, DType::F32, d),
-                                       Tensor::zeros({1, 2, 2, 2}, DType::I64, d)),
+  REQUIRE_THROWS_WITH(gpu().max_pool2d(x, 3, 2, 1, dev({1, 2, 2, 2}), dev({1, 2, 2, 2}, DType::I64)),
                       Catch::Contains("max_pool2d") && Catch::Contains("does not match"));
 }
 #endif  // SLIMSSL_WITH_CUDA
