@@ -143,6 +143,7 @@ size_t batch_norm_workspace_bytes(const Dims4& d, const Strides4& xs, DType dt) 
 
 void batch_norm_stats(const Dims4& d, DType dt, const void* x, const Strides4& xs, VecOut mean, VecOut var,
                       void* workspace, cudaStream_t st) {
+  if (d.c == 0) return;
   const ColumnPlan p = plan_for(d, xs);
   const int64_t rows = d.n * d.h * d.w;
   SLIMSSL_DISPATCH_FLOAT_BF16(dt, "batch_norm_stats", [&] {
@@ -174,7 +175,7 @@ void batch_norm_backward(const Dims4& d, DType dt, const void* gy, const Strides
                          const Strides4& dxs, VecOut dw, VecOut db, void* workspace, cudaStream_t st) {
   const ColumnPlan p = plan_for(d, xs);
   const int64_t rows = d.n * d.h * d.w;
-  const bool need_sums = dw.p || db.p || (dx && training);
+  const bool need_sums = (dw.p || db.p || (dx && training)) && d.c > 0;
   SLIMSSL_DISPATCH_FLOAT_BF16(dt, "batch_norm_backward", [&] {
     using T = scalar_t;
     using A = acc_t<T>;

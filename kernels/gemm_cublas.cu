@@ -38,11 +38,6 @@ void blas_destroy(BlasHandle h) {
   if (h) cublasDestroy(h);
 }
 
-bool blas_addressable(const GemmOperand& o, int64_t rows, int64_t cols) {
-  const int64_t need = o.col_major ? rows : cols;
-  return o.ld >= std::max<int64_t>(need, 1) && o.ld <= INT_MAX;
-}
-
 void gemm(BlasHandle h, const Gemm& g) {
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   SLIMSSL_CHECK(g.m <= INT_MAX && g.n <= INT_MAX && g.k <= INT_MAX && g.batch <= INT_MAX && g.ldc <= INT_MAX,

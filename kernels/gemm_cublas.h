@@ -46,9 +46,12 @@ struct Gemm {
   double alpha = 1, beta = 0;
 };
 
-// Whether cuBLAS can address an operand as given: its leading dimension must be at least the
-// extent of the dimension it strides over (rows x cols of the stored orientation) and fit an int.
-bool blas_addressable(const GemmOperand& o, int64_t rows, int64_t cols);
+// Whether cuBLAS can address an operand [rows, cols] as given: its leading dimension must be at
+// least the extent of the dimension it steps over (cols row-major, rows column-major) and fit an int.
+inline bool blas_addressable(const GemmOperand& o, int64_t rows, int64_t cols) {
+  const int64_t need = o.col_major ? rows : cols;
+  return o.ld >= (need > 1 ? need : 1) && o.ld <= INT32_MAX;
+}
 
 void gemm(BlasHandle h, const Gemm& g);
 

@@ -110,7 +110,7 @@ void layer_norm_backward(const Rows2d& s, DType dt, const void* gy, const Stride
                                                           xs, mean, invstd, weight, static_cast<T*>(dx), dxs);
       check_launch("layer_norm_backward dx");
     }
-    if (dw.p || db.p) {
+    if ((dw.p || db.p) && s.cols > 0) {
       const ColumnPlan p = plan_columns(s.rows, s.cols, true);
       A* partial = static_cast<A*>(workspace);
       const AffineTerm<T> term{static_cast<const T*>(gy), gys, static_cast<const T*>(x), xs, mean, invstd};

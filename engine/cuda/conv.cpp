@@ -152,6 +152,13 @@ void run_cudnn(CudaContext& ctx, ConvDir dir, const Conv2dParams& p, const Geom&
   }
 }
 
+// y += bias[c], broadcast over n, h, w.
+void add_bias(CudaContext& ctx, const Tensor& bias, const Tensor& y) {
+  if (bias.defined())
+    kernels::pack4d(dims4(y), bias.dtype(), bias.raw(), {0, bias.stride(0), 0, 0}, y.dtype(), y.raw(), strides4(y),
+                    true, ctx.stream());
+}
+
 }  // namespace
 
 void CudaBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p, const Tensor& y) {
@@ -162,21 +169,25 @@ void CudaBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, c
     SLIMSSL_CHECK(bias.dim() == 1 && bias.size(0) == g.O && (bias.dtype() == x.dtype() || bias.dtype() == DType::F32),
                   "conv2d: bias must be [", g.O, "] of the activations' dtype or float32, got ",
                   shape_str(bias.shape()), " ", dtype_name(bias.dtype()));
-  if (sliced_applies(p, g, x.dtype(), w, {&x, &y}))
+  if (y.numel() == 0) return;
+  if (x.numel() == 0)  // no input channels: y is the bias alone
+    fill(y, 0.0);
+  else if (sliced_applies(p, g, x.dtype(), w, {&x, &y}))
     kernels::sliced_conv_forward(sliced_shape(g, p), x.dtype(), x.raw(), static_cast<const float*>(w.raw()),
                                  slice_strides(w), y.raw(), ctx_.stream());
   else
     run_cudnn(ctx_, ConvDir::Forward, p, g, x, w, y);
-  if (bias.defined())
-    kernels::pack4d(dims4(y), bias.dtype(), bias.raw(), {0, bias.stride(0), 0, 0}, y.dtype(), y.raw(), strides4(y),
-                    true, ctx_.stream());
+  add_bias(ctx_, bias, y);
 }
 
 void CudaBackend::conv2d_backward_data(const Tensor& gy, const Tensor& w, const Conv2dParams& p, const Tensor& dx) {
   check_device("conv2d_backward_data", ctx_.device(), {&gy, &w, &dx});
   const Geom g = conv_geom("conv2d_backward_data", dx.shape(), w.shape(), gy.shape(), p);
   check_dtypes("conv2d_backward_data", gy.dtype(), w, dx);
-  if (sliced_applies(p, g, gy.dtype(), w, {&gy, &dx}))
+  if (dx.numel() == 0) return;
+  if (gy.numel() == 0)
+    fill(dx, 0.0);
+  else if (sliced_applies(p, g, gy.dtype(), w, {&gy, &dx}))
     kernels::sliced_conv_backward_data(sliced_shape(g, p), gy.dtype(), gy.raw(), static_cast<const float*>(w.raw()),
                                        slice_strides(w), dx.raw(), ctx_.stream());
   else
@@ -187,6 +198,7 @@ void CudaBackend::conv2d_backward_weight(const Tensor& x, const Tensor& gy, cons
   check_device("conv2d_backward_weight", ctx_.device(), {&x, &gy, &dw});
   const Geom g = conv_geom("conv2d_backward_weight", x.shape(), dw.shape(), gy.shape(), p);
   check_dtypes("conv2d_backward_weight", x.dtype(), dw, gy);
+  if (dw.numel() == 0 || x.numel() == 0 || gy.numel() == 0) return;  // dw += 0
   if (sliced_applies(p, g, x.dtype(), dw, {&x, &gy}))
     kernels::sliced_conv_backward_weight(sliced_shape(g, p), x.dtype(), x.raw(), gy.raw(), static_cast<float*>(dw.raw()),
                                          slice_strides(dw), ctx_.stream());

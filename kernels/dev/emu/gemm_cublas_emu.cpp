@@ -17,11 +17,6 @@ BlasHandle blas_create(cudaStream_t, void* workspace, size_t bytes) {
 }
 void blas_destroy(BlasHandle) {}
 
-bool blas_addressable(const GemmOperand& o, int64_t rows, int64_t cols) {
-  const int64_t need = o.col_major ? rows : cols;
-  return o.ld >= (need > 1 ? need : 1) && o.ld <= INT32_MAX;
-}
-
 void gemm(BlasHandle h, const Gemm& g) {
   SLIMSSL_CHECK(h, "gemm: no cuBLAS handle");
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
