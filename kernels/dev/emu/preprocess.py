@@ -6,7 +6,8 @@ import re
 import sys
 
 src = open(sys.argv[1]).read()
-launch = re.compile(r"^(\s*)([\w:]+(?:<[^;<>]*>)?)<<<(.*?)>>>\((.*?)\);", re.S | re.M)
+# The kernel name may carry template arguments, nested one level (kern<A, Term<T>>).
+launch = re.compile(r"^(\s*)([\w:]+(?:<(?:[^;<>]|<[^;<>]*>)*>)?)<<<(.*?)>>>\((.*?)\);", re.S | re.M)
 src, n = launch.subn(lambda m: f"{m.group(1)}emu::launch({m.group(2)}, {m.group(3)}, {m.group(4)});", src)
 src = re.sub(r"extern __shared__ __align__\(\d+\) unsigned char (\w+)\[\];", r"unsigned char* \1 = emu::dyn_smem;", src)
 if "<<<" in src:
