@@ -116,4 +116,14 @@ bool cuda_available() {
 #endif
 }
 
+bool cuda_emulated() {
+#ifdef SLIMSSL_CUDA_EMULATED
+  return true;
+#else
+  return false;
+#endif
+}
+
+Device default_device() { return cuda_available() && !cuda_emulated() ? Device::cuda(0) : Device::cpu(); }
+
 }  // namespace slimssl

@@ -89,6 +89,22 @@ NamedTensors Module::export_state(int wi) const {
   return out;
 }
 
+void Module::to(Device device) {
+  NoGradGuard ng;
+  for (auto* list : {&params_, &buffers_})
+    for (auto& [name, t] : *list) {
+      if (!is_floating(t.dtype()) || t.device() == device) continue;
+      t.set_data(t.detach().to(device));
+      t.set_grad(Tensor());
+    }
+  for (auto& [n, c] : children_) c->to(device);
+}
+
+Device Module::device() const {
+  for (auto& [n, t] : named_parameters()) return t.device();
+  return Device::cpu();
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [n, c] : children_) c->train(on);

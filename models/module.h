@@ -35,6 +35,12 @@ class Module {
   virtual void export_state(int wi, const std::string& prefix, NamedTensors& out) const;
   NamedTensors export_state(int wi) const;
 
+  // Moves every floating parameter and buffer to `device` in place (the tensors keep their
+  // identity; gradients are dropped). Integer bookkeeping buffers (BatchNorm's
+  // num_batches_tracked) stay on the host, where they are counted without a device round trip.
+  void to(Device device);
+  Device device() const;  // where the parameters live (the CPU for a module without any)
+
   void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }

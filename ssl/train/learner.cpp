@@ -23,6 +23,13 @@ Learner::Learner(const TrainConfig& c) : cfg_(c), weights_(resolve_loss_weights(
   }
 }
 
+void Learner::to(Device device) {
+  query_->to(device);
+  if (key_) key_->to(device);
+  if (queue_.defined()) queue_.set_data(queue_.detach().to(device));
+  pending_keys_ = Tensor();
+}
+
 std::vector<bool> Learner::active_widths(double epoch) const {
   std::vector<bool> on(cfg_.widths.size(), epoch >= cfg_.slim_start_epoch);
   on[0] = true;

@@ -46,6 +46,10 @@ class Learner {
   int64_t queue_ptr() const { return queue_ptr_; }
   void set_queue_ptr(int64_t p) { queue_ptr_ = p; }
 
+  // Moves the encoders and the queue to `device` (tensors keep their identity).
+  void to(Device device);
+  Device device() const { return query_->device(); }
+
   Encoder& query() { return *query_; }
   const TrainConfig& config() const { return cfg_; }
 
