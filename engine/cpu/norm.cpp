@@ -193,12 +193,16 @@ void CpuBackend::batch_norm_backward(const Tensor& gy_in, const Tensor& x_in, co
 void CpuBackend::layer_norm_forward(const Tensor& x_in, const Tensor& w, const Tensor& b, double eps,
                                     const Tensor& y_in, const Tensor& mean, const Tensor& invstd) {
   Tensor x = widened(x_in).contiguous(), y = widened_output(y_in);
-  Tensor yc = y.is_contiguous() ? y : Tensor::empty(y.shape(), y.dtype());
+  // Contiguous buffers for the outputs that are not.
+  auto dense = [](const Tensor& t) { return t.is_contiguous() ? t : Tensor::empty(t.shape(), t.dtype()); };
+  Tensor yc = dense(y), mc = dense(mean), ic = dense(invstd);
   const int64_t rows = x.size(0), cols = x.size(1);
   SLIMSSL_DISPATCH_FLOAT(x.dtype(), "layer_norm", [&] {
-    ln_forward<scalar_t>(x.data<scalar_t>(), rows, cols, eps, w, b, yc.data<scalar_t>(), mean.data<scalar_t>(),
-                         invstd.data<scalar_t>());
+    ln_forward<scalar_t>(x.data<scalar_t>(), rows, cols, eps, w, b, yc.data<scalar_t>(), mc.data<scalar_t>(),
+                         ic.data<scalar_t>());
   });
+  if (!mc.same(mean)) copy(mc, mean);
+  if (!ic.same(invstd)) copy(ic, invstd);
   if (!yc.same(y)) copy(yc, y);
   narrow_back(y, y_in);
 }
@@ -208,9 +212,10 @@ void CpuBackend::layer_norm_backward(const Tensor& gy_in, const Tensor& x_in, co
                                      const Tensor& db) {
   Tensor gy = widened(gy_in).contiguous(), x = widened(x_in).contiguous();
   const int64_t rows = x.size(0), cols = x.size(1);
+  Tensor mc = mean.contiguous(), ic = invstd.contiguous();
   SLIMSSL_DISPATCH_FLOAT(x.dtype(), "layer_norm backward", [&] {
-    const scalar_t* m = mean.data<scalar_t>();
-    const scalar_t* is = invstd.data<scalar_t>();
+    const scalar_t* m = mc.data<scalar_t>();
+    const scalar_t* is = ic.data<scalar_t>();
     if (dx_in.defined()) {
       Tensor dx = Tensor::empty(dx_in.shape(), x.dtype());
       ln_backward_input<scalar_t>(gy.data<scalar_t>(), x.data<scalar_t>(), m, is, rows, cols, w, dx.data<scalar_t>());
