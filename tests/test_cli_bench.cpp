@@ -99,7 +99,7 @@ TEST_CASE("cli: bench step times the training step and counts its FLOPs from the
   CHECK_FALSE(j.contains("profile"));
 }
 
-TEST_CASE("cli: bench step --profile lists the step's primitives; text output names the figures",
+TEST_CASE("cli: bench step --profile lists the step primitives, and the text output names every figure",
           "[cli][bench]") {
   auto j = json_of(bench({"step", "--config", tiny_config_file(), "--steps", "2", "--warmup", "0", "--profile",
                           "--json", "data=synthetic"}));

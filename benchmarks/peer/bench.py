@@ -148,7 +148,7 @@ def main(argv=None):
     p.add_argument("--compile", action="store_true")
     p.add_argument("--json", action="store_true")
     p.add_argument("--profile", action="store_true", help="then PyTorch's profile of --steps more steps")
-    args = p.parse_args(argv)
+    args = p.parse_intermixed_args(argv)
     if args.steps <= 0 or args.warmup < 0:
         p.error("--steps must be positive and --warmup >= 0")
     if args.threads > 0:

@@ -102,7 +102,7 @@ def main(argv=None):
     p.add_argument("--resolution", type=int, default=32)
     p.add_argument("--rtol", type=float, default=2e-4)
     p.add_argument("--out", help="keep slimssl's reference dump here (default: a temporary folder)")
-    args = p.parse_args(argv)
+    args = p.parse_intermixed_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     overrides = list(args.overrides)
     if not any(o.startswith("data=") for o in overrides):

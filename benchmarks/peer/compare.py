@@ -173,7 +173,7 @@ def main(argv=None):
     p.add_argument("--config", default="cifar10_slimclr_mocov2_resnet18", help="the gpu step's config")
     p.add_argument("--budget", type=float, default=140, help="seconds for all gpu runs")
     p.add_argument("--out", default=None)
-    args = p.parse_args(argv)
+    args = p.parse_intermixed_args(argv)
     args.out = args.out or tempfile.mkdtemp(prefix="slimssl-peer-%s-" % args.mode)
     os.makedirs(args.out, exist_ok=True)
     lines, note = cpu_mode(args) if args.mode == "cpu" else gpu_mode(args)
