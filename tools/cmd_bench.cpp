@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include "engine/error.h"
 #include "engine/init.h"
 #include "engine/safetensors.h"
@@ -60,38 +61,51 @@ BenchSpec spec_from(const Args& args, Device device) {
   return s;
 }
 
-// A fixed batch of two views, and how many steps an epoch of the config's data has.
-struct StepBatch {
-  Tensor view1, view2;
-  int64_t steps_per_epoch = 1;
-  std::string source;
+// The step's data: the config's training set (its size places the step in the schedule), or none
+// for data=synthetic.
+struct StepData {
+  std::optional<data::Dataset> train;
+  int64_t steps_per_epoch = 100;  // synthetic: nominal
 };
 
-StepBatch step_batch(const train::TrainConfig& c, train::TrainStep* views_from) {
-  StepBatch b;
-  const int64_t n = c.batch_size, ch = c.in_channels, s = c.image_size;
-  if (c.data == "synthetic") {
-    b.view1 = Tensor::empty({n, ch, s, s}), b.view2 = Tensor::empty({n, ch, s, s});
-    init::normal(b.view1, 0.0, 1.0, c.seed, 0x42454e31);
-    init::normal(b.view2, 0.0, 1.0, c.seed, 0x42454e32);
-    b.steps_per_epoch = 100;  // nominal: only places the step in the schedule
-    b.source = "synthetic (normal noise)";
-    return b;
-  }
-  data::Dataset ds;
+StepData open_step_data(const train::TrainConfig& c) {
+  StepData d;
+  if (c.data == "synthetic") return d;
   try {
-    ds = data::open_dataset(c.data, "train");
+    d.train = data::open_dataset(c.data, "train");
   } catch (const Error& e) {
     fail("key 'data': ", e.what(), " (data=synthetic benchmarks without a data set)");
   }
-  const int64_t size = c.train_subset > 0 ? std::min(c.train_subset, ds.size()) : ds.size();
-  SLIMSSL_CHECK(n <= ds.size(), "key 'batch_size': ", n, " is larger than the training set (", ds.size(), " images)");
+  const int64_t size = d.train->size(), used = c.train_subset > 0 ? std::min(c.train_subset, size) : size;
+  SLIMSSL_CHECK(c.batch_size <= size, "key 'batch_size': ", c.batch_size, " is larger than the training set (", size,
+                " images)");
+  d.steps_per_epoch = std::max<int64_t>(1, used / c.batch_size);
+  return d;
+}
+
+// A fixed batch of two views: the first batch_size training images through the config's
+// augmentations (epoch 0), or normal noise.
+struct StepBatch {
+  Tensor view1, view2;
+  std::string source;
+};
+
+StepBatch step_batch(const train::TrainConfig& c, const StepData& d, const train::TrainStep& step) {
+  StepBatch b;
+  const int64_t n = c.batch_size, ch = c.in_channels, s = c.image_size;
+  if (!d.train) {
+    b.view1 = Tensor::empty({n, ch, s, s}), b.view2 = Tensor::empty({n, ch, s, s});
+    init::normal(b.view1, 0.0, 1.0, c.seed, 0x42454e31);
+    init::normal(b.view2, 0.0, 1.0, c.seed, 0x42454e32);
+    b.source = "synthetic (normal noise)";
+    return b;
+  }
   std::vector<int64_t> idx(n);
   for (int64_t i = 0; i < n; ++i) idx[i] = i;
-  auto pipelines = data::augment_preset(c.augment, static_cast<int>(s), data::normalization_for(ds), static_cast<int>(ch));
-  data::TwoViewBatch v = views_from->views(ds, idx, pipelines, 0);
+  auto pipelines = data::augment_preset(c.augment, static_cast<int>(s), data::normalization_for(*d.train),
+                                        static_cast<int>(ch));
+  data::TwoViewBatch v = step.views(*d.train, idx, pipelines, 0);
   b.view1 = v.view1, b.view2 = v.view2;
-  b.steps_per_epoch = std::max<int64_t>(1, size / n);
   b.source = c.data + " (the first " + std::to_string(n) + " training images, augmented)";
   return b;
 }
@@ -140,17 +154,16 @@ int bench_step(const std::vector<std::string>& argv) {
   BenchSpec spec = spec_from(args, train::training_device(c));
   if (c.threads > 0) omp_set_num_threads(static_cast<int>(c.threads));
 
+  StepData data = open_step_data(c);
   train::Learner learner(c);
   train::Optimizer opt = train::build_optimizer(c, learner.query());
-  // The views come through a step object first (its clock is only known once the data is open).
-  train::TrainStep provisional(learner, opt, {});
-  StepBatch batch = step_batch(c, &provisional);
   // Every width active: the first step after slow start.
-  const int64_t first =
-      c.widths.size() > 1 ? static_cast<int64_t>(std::ceil(c.slim_start_epoch * batch.steps_per_epoch)) : 0;
+  const int64_t spe = data.steps_per_epoch;
+  const int64_t first = c.widths.size() > 1 ? static_cast<int64_t>(std::ceil(c.slim_start_epoch * spe)) : 0;
   const int64_t all_steps = spec.warmup + spec.steps * (spec.profile ? 2 : 1) + 2;
-  train::StepClock clock{batch.steps_per_epoch, std::max(batch.steps_per_epoch * c.epochs, first + all_steps)};
+  train::StepClock clock{spe, std::max(spe * c.epochs, first + all_steps)};
   train::TrainStep step(learner, opt, clock);
+  StepBatch batch = step_batch(c, data, step);
 
   if (args.get("--dump-reference", "") != "") {
     dump_reference(args.get("--dump-reference", ""), c, learner, step, batch, first);
