@@ -154,8 +154,10 @@ def gpu_mode(args):
             "%.1f%%" % (100 * mfu) if mfu else ""))
     device = next((r.get("device_name") for r in results.values() if r.get("device_name")), "unknown device")
     note = ("%s on %s: images/s over %d timed steps after 3 warm-up steps; x slimssl = slimssl's images/s / "
-            "the row's; MFU against %s bf16 dense peak, FLOPs counted by slimssl (conv and linear layers)."
-            % (cfg, device, args.steps, "%.0f TFLOP/s" % (peak / 1e12) if peak else "an unknown"))
+            "the row's; MFU: the step's FLOPs (conv and linear layers, 2 x (3 x MACs with a backward + MACs "
+            "without), the same count on both sides: benchmarks/peer/check.py) per second against %s."
+            % (cfg, device, args.steps, "the %.0f TFLOP/s bf16 dense peak" % (peak / 1e12) if peak
+               else "the device's bf16 dense peak, which slimssl reports only when its own run succeeds"))
     return lines, note
 
 
