@@ -321,11 +321,11 @@ stage_kernel_bench() {
 stage_step_bench() {
   local out="$WORK/tmp/step_bench" config="$CONFIGS_DIR/cifar10_slimclr_mocov2_resnet18.json" rc f
   mkdir -p "$out"
-  if ((DRY)); then  # the peer's scripts parse, and slimssl's bench runs this config (on the CPU, tiny)
+  if ((DRY)); then  # the peer's scripts parse, and slimssl's bench runs this config (on the CPU: batch 8 at 16 px)
     for f in "$PEER_DIR"/*.py; do
       "$PY" -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$f" || { echo "dry run: $f does not parse"; return 1; }
     done
-    "$BIN/slimssl" bench step --config "$config" --json --steps 1 --warmup 0 data=synthetic batch_size=8 \
+    OMP_WAIT_POLICY=PASSIVE "$BIN/slimssl" bench step --config "$config" --json --steps 1 --warmup 0 data=synthetic batch_size=8 image_size=16 threads=1 \
       queue_size=64 shuffle_bn_groups=2 >"$out/dry.json" || { echo "dry run: slimssl bench step failed"; return 1; }
     echo "dry run: slimssl bench step ran the config on the CPU: $(head -c 200 "$out/dry.json")..."
   fi
