@@ -9,7 +9,9 @@ thread_local MacCounter* g_counter = nullptr;
 MacCounter::MacCounter() : previous_(g_counter) { g_counter = this; }
 MacCounter::~MacCounter() { g_counter = previous_; }
 void MacCounter::add(int64_t n) {
-  if (g_counter) g_counter->macs_ += n;
+  if (!g_counter) return;
+  g_counter->macs_ += n;
+  if (!grad_enabled()) g_counter->no_grad_macs_ += n;
 }
 
 Tensor Module::register_parameter(const std::string& name, Tensor t) {

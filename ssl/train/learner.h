@@ -39,6 +39,10 @@ class Learner {
   // and, for MoCo v2, enqueueing the keys of the step.
   void after_step(double progress);
   double key_momentum(double progress) const;
+  // The order in which the key encoder sees the batch at `step` for key view `view` (0, or 1 for
+  // MoCo v3's second view): position i holds sample perm[i]; its BN sub-batches are consecutive
+  // runs of this order. A function of (seed, step, view) only.
+  std::vector<int64_t> key_permutation(int64_t n, int64_t step, uint32_t view) const;
 
   // Tensors that make up the learner's state in a checkpoint: query, key, queue.
   std::vector<std::pair<std::string, Tensor>> state() const;
