@@ -68,13 +68,12 @@ struct SilentStdout {
   }
 };
 
-// Runs a subcommand as main() does: an exception becomes status 1 and its message.
+// Runs a command line as main() does: an exception becomes status 1 and its message.
 Outcome cli(const std::vector<std::string>& args) {
-  const tools::Command* cmd = tools::find_command(args.at(0));
-  REQUIRE(cmd != nullptr);
+  REQUIRE(tools::find_command({args.at(0)}) != nullptr);
   SilentStdout quiet;
   try {
-    return {cmd->run(std::vector<std::string>(args.begin() + 1, args.end())), ""};
+    return {tools::run_command_line(args), ""};
   } catch (const std::exception& e) {
     return {1, e.what()};
   }
