@@ -21,6 +21,7 @@
 #include "ssl/train/checkpoint.h"
 #include "ssl/train/trainer.h"
 #include "tools/commands.h"
+#include "cli_fixture.h"
 #include "train_fixture.h"
 
 using namespace slimssl;
@@ -48,36 +49,8 @@ const std::string& tiny_run() {
   return dir;
 }
 
-struct Outcome {
-  int status = 0;
-  std::string error;  // what main() would print after "slimssl <cmd>: error: "
-};
-
-// Sends stdout (the commands' tables and progress) to /dev/null while it lives.
-struct SilentStdout {
-  int saved = -1;
-  SilentStdout() {
-    std::cout.flush(), std::fflush(stdout);
-    saved = ::dup(1);
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, 1), ::close(null);
-  }
-  ~SilentStdout() {
-    std::cout.flush(), std::fflush(stdout);
-    ::dup2(saved, 1), ::close(saved);
-  }
-};
-
-// Runs a command line as main() does: an exception becomes status 1 and its message.
-Outcome cli(const std::vector<std::string>& args) {
-  REQUIRE(tools::find_command({args.at(0)}) != nullptr);
-  SilentStdout quiet;
-  try {
-    return {tools::run_command_line(args), ""};
-  } catch (const std::exception& e) {
-    return {1, e.what()};
-  }
-}
+using testing::cli;
+using testing::Outcome;
 
 nlohmann::json read_json(const fs::path& p) {
   std::ifstream in(p);

@@ -28,11 +28,11 @@ void for_each_field(C& c, F&& f) {
   // model
   f("model", c.model, "backbone architecture (slimssl models)", models::zoo_names());
   f("widths", c.widths, "widths trained, descending, in (0, 1]; more than one: SlimCLR (starting at 1.0)", none);
-  f("head", c.head, "projection head", Choices{"simple", "wide", "deep", "mocov3"});
+  f("head", c.head, "projection head: simple (d-d-out MLP), wide (d-2d-out), deep (d-d-d-out), mocov3 (BN MLP)", Choices{"simple", "wide", "deep", "mocov3"});
   f("head_dim", c.head_dim, "embedding size of the projection head, > 0", none);
   f("head_hidden", c.head_hidden, "hidden size of the mocov3 head and predictor (0: 4096)", none);
   // framework
-  f("framework", c.framework, "contrastive framework", Choices{"mocov2", "mocov3", "simclr"});
+  f("framework", c.framework, "contrastive framework (docs/training.md)", Choices{"mocov2", "mocov3", "simclr"});
   f("temperature", c.temperature, "InfoNCE temperature, > 0", none);
   f("queue_size", c.queue_size, "MoCo v2 queue of negative keys; a multiple of batch_size", none);
   f("ema_momentum", c.ema_momentum, "key encoder EMA momentum in [0, 1] (mocov3: rises to 1 on a cosine)", none);
@@ -52,7 +52,7 @@ void for_each_field(C& c, F&& f) {
   // optimization
   f("epochs", c.epochs, "epochs, at least 1", none);
   f("batch_size", c.batch_size, "images per step, at least 2", none);
-  f("optimizer", c.optimizer, "optimizer", Choices{"sgd", "lars", "adamw"});
+  f("optimizer", c.optimizer, "optimizer: SGD with momentum, LARS (layer-wise trust ratio), or AdamW", Choices{"sgd", "lars", "adamw"});
   f("lr", c.lr, "base learning rate, > 0", none);
   f("lr_schedule", c.lr_schedule, "learning-rate schedule over the epochs", Choices{"cosine", "step", "constant"});
   f("lr_milestones", c.lr_milestones, "step schedule: epochs at which the lr is multiplied by 0.1", none);
@@ -63,7 +63,7 @@ void for_each_field(C& c, F&& f) {
   f("grad_clip", c.grad_clip, "clip the global gradient norm to this (0: off)", none);
   // run
   f("seed", c.seed, "seed of every random decision (initialization, data order, augmentation)", none);
-  f("device", c.device, "where to train", Choices{"auto", "cpu", "cuda"});
+  f("device", c.device, "where to train (auto: a GPU when the build and the machine have one)", Choices{"auto", "cpu", "cuda"});
   f("threads", c.threads, "CPU threads (0: OpenMP's default)", none);
   f("log_every", c.log_every, "steps between progress lines within an epoch, >= 1", none);
   f("checkpoint_every", c.checkpoint_every, "steps between checkpoints (one is also saved at the end), >= 1",

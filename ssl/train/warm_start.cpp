@@ -88,9 +88,12 @@ std::optional<nlohmann::json> stored_config(const std::string& file) {
 }
 
 nlohmann::json WarmStartReport::to_json() const {
-  nlohmann::json sl = nlohmann::json::array();
-  for (auto& [t, s] : sliced) sl.push_back({{"tensor", t}, {"from", s}});
-  return {{"source", source}, {"kind", kind}, {"loaded", loaded}, {"sliced", sl}, {"missing", missing},
+  auto pairs = [](const std::vector<std::pair<std::string, std::string>>& v) {
+    nlohmann::json out = nlohmann::json::array();
+    for (auto& [t, s] : v) out.push_back({{"tensor", t}, {"from", s}});
+    return out;
+  };
+  return {{"source", source}, {"kind", kind}, {"loaded", pairs(loaded)}, {"sliced", pairs(sliced)}, {"missing", missing},
           {"unexpected", unexpected}, {"mismatched", mismatched}, {"ignored", ignored}};
 }
 
@@ -146,7 +149,7 @@ WarmStartReport warm_start(Learner& learner, const std::string& file) {
         used.insert(name);
         if (exact->second.shape() == t.shape()) {
           t.detach().copy_(exact->second);
-          r.loaded.push_back(name);
+          r.loaded.emplace_back(name, name);
         } else {
           r.mismatched.push_back(name + ": source " + shape_of(exact->second) + ", model " + shape_of(t));
         }
@@ -163,7 +166,7 @@ WarmStartReport warm_start(Learner& learner, const std::string& file) {
       std::optional<Tensor> part = plain->second.width_index == 0 ? std::nullopt : leading(s, t.shape());
       if (s.shape() == t.shape() && plain->second.width_index == 0) {
         t.detach().copy_(s);
-        r.loaded.push_back(name);
+        r.loaded.emplace_back(name, from->second);
       } else if (part) {
         t.detach().copy_(*part);
         r.sliced.emplace_back(name, from->second);

@@ -24,7 +24,7 @@ namespace slimssl::train {
 struct WarmStartReport {
   std::string source;  // the file read
   std::string kind;    // "checkpoint" or "weights" (an export or another safetensors file)
-  std::vector<std::string> loaded;                             // copied whole
+  std::vector<std::pair<std::string, std::string>> loaded;     // target <- source, copied whole
   std::vector<std::pair<std::string, std::string>> sliced;     // target <- source, leading channels
   std::vector<std::string> missing;                            // kept at initialization
   std::vector<std::string> unexpected;                         // source tensors not used

@@ -19,6 +19,7 @@ std::string format_rate(double per_second, const std::string& unit) {
   char buf[48];
   if (per_second >= 100) std::snprintf(buf, sizeof buf, "%.0f", per_second);
   else if (per_second >= 10) std::snprintf(buf, sizeof buf, "%.1f", per_second);
+  else if (per_second >= 1) std::snprintf(buf, sizeof buf, "%.2f", per_second);
   else std::snprintf(buf, sizeof buf, "%.3g", per_second);
   return std::string(buf) + " " + unit + "/s";
 }
