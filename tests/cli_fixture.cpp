@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <stdexcept>
 #include "tools/commands.h"
 
 namespace slimssl::testing {
@@ -40,13 +41,23 @@ Outcome run(const std::vector<std::string>& args, const std::string& to) {
 
 Outcome cli(const std::vector<std::string>& args) { return run(args, "/dev/null"); }
 
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("'" + path + "' does not open");
+  return nlohmann::json::parse(in);
+}
+
 Outcome cli_output(const std::vector<std::string>& args) {
   std::string file = (std::filesystem::temp_directory_path() / ("slimssl_cli_out_" + std::to_string(::getpid()))).string();
   Outcome r = run(args, file);
-  std::ifstream in(file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  r.output = ss.str();
+  r.output = read_text(file);
   std::filesystem::remove(file);
   return r;
 }

@@ -2,6 +2,7 @@
 #pragma once
 #include <string>
 #include <vector>
+#include <nlohmann/json.hpp>
 
 namespace slimssl::testing {
 
@@ -15,5 +16,9 @@ struct Outcome {
 Outcome cli(const std::vector<std::string>& args);
 // The same, keeping what it printed on stdout.
 Outcome cli_output(const std::vector<std::string>& args);
+
+// A whole file as bytes, and a JSON file parsed (a test failure when it does not open).
+std::string read_text(const std::string& path);
+nlohmann::json read_json(const std::string& path);
 
 }  // namespace slimssl::testing

@@ -35,35 +35,17 @@ const std::string& tiny_run() {
   static const std::string dir = [] {
     train::TrainConfig c = testing::tiny_config("mocov2");
     c.name = "cli_tiny";
-    c.train_subset = 64;
-    c.epochs = 3;
-    c.slim_start_epoch = 1;
-    c.diag_every = 1;
-    c.knn_every = 1;
-    c.knn_bank_size = 64;
-    c.knn_test_size = 32;
-    std::string d = testing::fresh_dir("cli_run");
-    train::run_training(c, {d, false, true});
-    return d;
+    c.train_subset = 64, c.epochs = 3, c.slim_start_epoch = 1;
+    c.diag_every = 1, c.knn_every = 1, c.knn_bank_size = 64, c.knn_test_size = 32;
+    return testing::train_run("cli_run", c);
   }();
   return dir;
 }
 
 using testing::cli;
 using testing::Outcome;
-
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  REQUIRE(in);
-  return nlohmann::json::parse(in);
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::read_json;
+using testing::read_text;
 
 uint32_t be32(const std::string& s, size_t at) {
   return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) | (uint32_t(uint8_t(s[at + 2])) << 8) |

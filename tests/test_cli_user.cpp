@@ -30,22 +30,11 @@ using namespace slimssl;
 using testing::cli;
 using testing::cli_output;
 using testing::Outcome;
+using testing::read_json;
+using testing::read_text;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  REQUIRE(in);
-  return nlohmann::json::parse(in);
-}
 
 // Every command as (words, declaration), subcommands included.
 std::vector<std::pair<std::vector<std::string>, const tools::Command*>> every_command() {
@@ -68,15 +57,9 @@ std::string joined(const std::vector<std::string>& words) {
 const std::string& diag_run() {
   static const std::string dir = [] {
     train::TrainConfig c = testing::tiny_config("mocov2");
-    c.name = "cli_diag";
-    c.train_subset = 64;
-    c.epochs = 3;
-    c.slim_start_epoch = 1;
-    c.checkpoint_every = 2;
-    c.keep_checkpoints = 5;
-    std::string d = testing::fresh_dir("cli_diag_run");
-    train::run_training(c, {d, false, true});
-    return d;
+    c.train_subset = 64, c.epochs = 3, c.slim_start_epoch = 1;
+    c.checkpoint_every = 2, c.keep_checkpoints = 5;
+    return testing::train_run("cli_diag_run", c);
   }();
   return dir;
 }

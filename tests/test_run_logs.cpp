@@ -32,12 +32,8 @@ std::string hex(const std::string& bytes) {
 const std::string& logged_run() {
   static const std::string dir = [] {
     train::TrainConfig c = testing::tiny_config("mocov2");
-    c.max_steps = 3;
-    c.knn_bank_size = 64;
-    c.knn_test_size = 32;
-    std::string d = testing::fresh_dir("run_logs");
-    train::run_training(c, {d, false, true});
-    return d;
+    c.max_steps = 3, c.knn_bank_size = 64, c.knn_test_size = 32;
+    return testing::train_run("run_logs", c);
   }();
   return dir;
 }

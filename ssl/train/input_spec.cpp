@@ -1,4 +1,5 @@
 #include "ssl/train/input_spec.h"
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include "engine/error.h"
@@ -13,7 +14,13 @@ InputSpec input_spec(const TrainConfig& c, const data::Normalization& norm) {
   InputSpec s;
   s.size = e.out_size, s.resize = e.resize_size > 0 ? e.resize_size : e.out_size;
   s.channels = e.channels > 0 ? e.channels : norm.channels;
-  for (int64_t k = 0; k < s.channels; ++k) s.mean.push_back(e.mean[k]), s.std.push_back(e.std[k]);
+  // The float constants at float precision ("0.286", not 0.28600001335144043).
+  auto decimal = [](float v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.7g", v);
+    return std::stod(buf);
+  };
+  for (int64_t k = 0; k < s.channels; ++k) s.mean.push_back(decimal(e.mean[k])), s.std.push_back(decimal(e.std[k]));
   return s;
 }
 
