@@ -472,3 +472,20 @@ TEST_CASE("cli: stdout is line-buffered into a pipe", "[cli][progress]") {
   CHECK(still_running);
   CHECK(got.find("resnet50") != std::string::npos);
 }
+
+TEST_CASE("cli: eval linear probes seeded subsets without touching the feature cache", "[cli][eval]") {
+  const std::string& run = diag_run();
+  fs::path json = fs::path(testing::fresh_dir("cli_linear_subset")) / "linear.json";
+  fs::path cache = fs::path(run) / "features";
+  size_t cached_before = fs::exists(cache) ? std::distance(fs::directory_iterator(cache), fs::directory_iterator()) : 0;
+  Outcome r = cli({"eval", "linear", run, "--train-subset", "100", "--test-subset", "40", "--epochs", "2", "--json",
+                   json.string(), "--quiet"});
+  INFO(r.error);
+  REQUIRE(r.status == 0);
+  nlohmann::json j = read_json(json);
+  CHECK(j["train_images"] == 100);
+  CHECK(j["test_images"] == 40);
+  size_t cached_after = fs::exists(cache) ? std::distance(fs::directory_iterator(cache), fs::directory_iterator()) : 0;
+  CHECK(cached_after == cached_before);
+  CHECK(cli({"eval", "linear", run, "--train-subset", "-1"}).error.find("--train-subset") != std::string::npos);
+}
