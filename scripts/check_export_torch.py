@@ -3,7 +3,8 @@
 the ones slimssl computed (`slimssl export ... --check CHECK.safetensors`).
 
 usage: check_export_torch.py EXPORT.safetensors CHECK.safetensors
-Needs torch, torchvision and safetensors (and timm for DeiT). Exits 1 when a tensor does not load or features differ."""
+Covers every architecture of the zoo (slimssl models). Needs torch, torchvision and safetensors (and timm for
+DeiT). Exits 1 when a tensor does not load or features differ."""
 import sys
 
 import torch
@@ -13,24 +14,38 @@ from safetensors.torch import load_file
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 
-def slim_resnet(depth, width, cifar):
-    block, layers = (BasicBlock, [2, 2, 2, 2]) if depth == 18 else (Bottleneck, [3, 4, 6, 3])
-    c = [int(64 * width), int(128 * width), int(256 * width), int(512 * width)]
-    m = ResNet(block, layers)
-    m.inplanes = c[0]
-    m.conv1 = nn.Conv2d(3, c[0], 3, 1, 1, bias=False) if cifar else nn.Conv2d(3, c[0], 7, 2, 3, bias=False)
-    m.bn1 = nn.BatchNorm2d(c[0])
+def scaled(c, width):
+    # slimssl's channel rule for ResNets: int(w * C), at least 1.
+    return max(1, int(width * c + 1e-9))
+
+
+def slim_resnet(depth, width, cifar, multiplier=1):
+    """torchvision's ResNet class at a width. Depth 20 is the CIFAR ResNet-20 family: three stages of three basic
+    blocks with 16/32/64 channels (times `multiplier`), projection shortcuts, no layer4."""
+    if depth == 20:
+        block, layers, feats = BasicBlock, [3, 3, 3], [16 * multiplier, 32 * multiplier, 64 * multiplier]
+    else:
+        block, layers = (BasicBlock, [2, 2, 2, 2]) if depth == 18 else (Bottleneck, [3, 4, 6, 3])
+        feats = [64, 128, 256, 512]
+    c = [scaled(f, width) for f in feats]
+    stem = scaled(16 * multiplier if depth == 20 else 64, width)
+    m = ResNet(block, [2, 2, 2, 2])
+    m.inplanes = stem
+    m.conv1 = nn.Conv2d(3, stem, 3, 1, 1, bias=False) if cifar else nn.Conv2d(3, stem, 7, 2, 3, bias=False)
+    m.bn1 = nn.BatchNorm2d(stem)
     if cifar:
         m.maxpool = nn.Identity()
     m.layer1 = m._make_layer(block, c[0], layers[0])
     m.layer2 = m._make_layer(block, c[1], layers[1], stride=2)
     m.layer3 = m._make_layer(block, c[2], layers[2], stride=2)
-    m.layer4 = m._make_layer(block, c[3], layers[3], stride=2)
+    m.layer4 = m._make_layer(block, c[3], layers[3], stride=2) if depth != 20 else nn.Identity()
     m.fc = nn.Identity()
     return m
 
 
 def build(model, width):
+    if model in ("resnet20_cifar", "resnet20x4_cifar"):
+        return slim_resnet(20, width, True, 4 if model.startswith("resnet20x4") else 1)
     if model.startswith("resnet18") or model.startswith("resnet50"):
         return slim_resnet(18 if model.startswith("resnet18") else 50, width, model.endswith("_cifar"))
     if model == "mobilenetv3_large" or model == "mobilenetv3_small":
@@ -74,8 +89,11 @@ def main():
     err = (ours - theirs).abs().max().item()
     scale = ours.abs().max().item()
     ok = theirs.shape == ours.shape and err <= 1e-4 + 1e-3 * scale
+    with safe_open(sys.argv[1], "pt") as f:
+        export_meta = f.metadata()
+    inputs = ", ".join(f"{k} {export_meta[k]}" for k in ("input_size", "input_channels", "mean", "std") if k in export_meta)
     print(f"{model} width {width}: {len(exported)} tensors loaded strictly, features {tuple(theirs.shape)}, "
-          f"max |diff| {err:.2e} (max |f| {scale:.2e}): {'ok' if ok else 'MISMATCH'}")
+          f"max |diff| {err:.2e} (max |f| {scale:.2e}): {'ok' if ok else 'MISMATCH'}; input: {inputs or 'not recorded'}")
     return 0 if ok else 1
 
 

@@ -30,7 +30,7 @@ set -uo pipefail
 # short of it). needs: what the build must have, "-" for nothing; a stage whose needs are missing
 # is reported "not available in this build", not failed:
 #   bin:NAME       a binary of the bundle        tag:SPEC        slimssl_tests has such cases
-#   cmd:NAME       a command of the slimssl CLI  opt:CMD:OPTION  `slimssl CMD --help` lists OPTION
+#   cmd:NAME       a command of the slimssl CLI  opt:CMD:OPTION  `slimssl CMD --help` lists OPTION (CMD: bench.step for a subcommand)
 #   config:FILE    a file in configs/            data:NAME       a data set in the bundle's data/
 #   peer:          benchmarks/peer/*.py          tool:NAME       a program on this machine
 # function: the stage_* function below, with its one argument. A new stage is a new row.
@@ -45,7 +45,7 @@ STAGES=(
   "kernel_bench  120  bench     gpu  bin:infonce_dev,bin:sliced_conv_dev        stage_kernel_bench"
   "racecheck      60  sanitizer gpu  bin:slimssl_tests,tool:compute-sanitizer   stage_sanitize racecheck"
   "synccheck      40  sanitizer gpu  bin:slimssl_tests,tool:compute-sanitizer   stage_sanitize synccheck"
-  "step_bench    150  bench     gpu  cmd:bench,opt:bench:--json,peer:           stage_step_bench"
+  "step_bench    150  bench     gpu  cmd:bench,opt:bench.step:--json,peer:           stage_step_bench"
   "train_cifar   120  train     gpu  opt:train:--device,data:cifar10,config:cifar10_slimclr_mocov2_resnet18.json stage_planned"
 )
 # Planned rows (stage_planned): train_cifar trains briefly on the bundle's CIFAR-10
@@ -457,7 +457,10 @@ needs_missing() {
       tag:*) [[ -x "$BIN/slimssl_tests" ]] && ! output_has . "$BIN/slimssl_tests" --list-test-names-only "$arg" &&
                echo "no test cases match $arg" ;;
       cmd:*) output_has "^ +$arg( |$)" "$BIN/slimssl" --help || echo "the CLI has no '$arg' command" ;;
-      opt:*) output_has "${arg#*:}" "$BIN/slimssl" "${arg%%:*}" --help || echo "'slimssl ${arg%%:*}' has no ${arg#*:}" ;;
+      opt:*)  # CMD may name a subcommand with a dot: bench.step
+        local words=${arg%%:*}
+        # shellcheck disable=SC2086
+        output_has "${arg#*:}" "$BIN/slimssl" ${words//./ } --help || echo "'slimssl ${words//./ }' has no ${arg#*:}" ;;
       config:*) [[ -f "$CONFIGS_DIR/$arg" ]] || echo "no $arg in configs" ;;
       data:*) [[ -d "$DATA_DIR/$arg" ]] || echo "no $arg data" ;;
       peer:*) ls "$PEER_DIR"/*.py >/dev/null 2>&1 || echo "no benchmarks/peer scripts" ;;

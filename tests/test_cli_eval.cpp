@@ -21,6 +21,7 @@
 #include "ssl/train/checkpoint.h"
 #include "ssl/train/trainer.h"
 #include "tools/commands.h"
+#include "cli_fixture.h"
 #include "train_fixture.h"
 
 using namespace slimssl;
@@ -34,64 +35,17 @@ const std::string& tiny_run() {
   static const std::string dir = [] {
     train::TrainConfig c = testing::tiny_config("mocov2");
     c.name = "cli_tiny";
-    c.train_subset = 64;
-    c.epochs = 3;
-    c.slim_start_epoch = 1;
-    c.diag_every = 1;
-    c.knn_every = 1;
-    c.knn_bank_size = 64;
-    c.knn_test_size = 32;
-    std::string d = testing::fresh_dir("cli_run");
-    train::run_training(c, {d, false, true});
-    return d;
+    c.train_subset = 64, c.epochs = 3, c.slim_start_epoch = 1;
+    c.diag_every = 1, c.knn_every = 1, c.knn_bank_size = 64, c.knn_test_size = 32;
+    return testing::train_run("cli_run", c);
   }();
   return dir;
 }
 
-struct Outcome {
-  int status = 0;
-  std::string error;  // what main() would print after "slimssl <cmd>: error: "
-};
-
-// Sends stdout (the commands' tables and progress) to /dev/null while it lives.
-struct SilentStdout {
-  int saved = -1;
-  SilentStdout() {
-    std::cout.flush(), std::fflush(stdout);
-    saved = ::dup(1);
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, 1), ::close(null);
-  }
-  ~SilentStdout() {
-    std::cout.flush(), std::fflush(stdout);
-    ::dup2(saved, 1), ::close(saved);
-  }
-};
-
-// Runs a subcommand as main() does: an exception becomes status 1 and its message.
-Outcome cli(const std::vector<std::string>& args) {
-  const tools::Command* cmd = tools::find_command(args.at(0));
-  REQUIRE(cmd != nullptr);
-  SilentStdout quiet;
-  try {
-    return {cmd->run(std::vector<std::string>(args.begin() + 1, args.end())), ""};
-  } catch (const std::exception& e) {
-    return {1, e.what()};
-  }
-}
-
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  REQUIRE(in);
-  return nlohmann::json::parse(in);
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::cli;
+using testing::Outcome;
+using testing::read_json;
+using testing::read_text;
 
 uint32_t be32(const std::string& s, size_t at) {
   return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) | (uint32_t(uint8_t(s[at + 2])) << 8) |

@@ -74,7 +74,8 @@ TEST_CASE("profile: a known computation's primitives, by name and count", "[prof
     CHECK(r.primitive_seconds + r.autograd_seconds() <= r.wall_seconds);
     CHECK(r.entries.front().seconds >= r.entries.back().seconds);  // largest first
     std::string text = profile::format(r, 3);
-    CHECK(text.find("gemm") != std::string::npos);
+    // The listing is by time, so which 3 entries come first depends on the machine: the largest must.
+    CHECK(text.find(r.entries.front().name) != std::string::npos);
     CHECK(text.find("more)") != std::string::npos);  // only 3 of the entries are listed
   }
   CHECK_FALSE(profile::enabled());

@@ -1,4 +1,5 @@
 #include "train_fixture.h"
+#include "ssl/train/trainer.h"
 #include <algorithm>
 #include <filesystem>
 #include <unistd.h>
@@ -47,6 +48,12 @@ std::string fresh_dir(const std::string& name) {
   fs::remove_all(p);
   fs::create_directories(p);
   return p.string();
+}
+
+std::string train_run(const std::string& name, const train::TrainConfig& c) {
+  std::string d = fresh_dir(name);
+  train::run_training(c, {d, false, true});
+  return d;
 }
 
 const std::string& stripes_dataset() {

@@ -12,5 +12,7 @@ const std::string& stripes_dataset();
 train::TrainConfig tiny_config(const std::string& framework);
 // A fresh empty directory under the system temp dir.
 std::string fresh_dir(const std::string& name);
+// Trains `c` quietly into fresh_dir(name); returns the run directory.
+std::string train_run(const std::string& name, const train::TrainConfig& c);
 
 }  // namespace slimssl::testing

@@ -18,13 +18,14 @@ Args::Args(const std::vector<std::string>& argv, const std::string& command, con
     if (auto eq = a.find('='); eq != std::string::npos) {
       name = a.substr(0, eq), value = a.substr(eq + 1), inline_value = true;
     }
-    SLIMSSL_CHECK(options.count(name), "unknown option '", name, "' for '", command, "'");
+    SLIMSSL_CHECK(options.count(name), "unknown option '", name, "' for '", command, "' (see slimssl ", command,
+                  " --help)");
     if (flags.count(name)) {
       flags_.insert(name);
       continue;
     }
     if (!inline_value) {
-      SLIMSSL_CHECK(i + 1 < argv.size(), "option '", name, "' needs a value");
+      SLIMSSL_CHECK(i + 1 < argv.size(), "option '", name, "' of '", command, "' needs a value");
       value = argv[++i];
     }
     values_[name] = value;

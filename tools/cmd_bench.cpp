@@ -17,40 +17,12 @@
 #include "tools/args.h"
 #include "tools/bench_measure.h"
 #include "tools/commands.h"
-#include "tools/config_lookup.h"
+#include "tools/presets.h"
 
 namespace slimssl::tools {
 namespace fs = std::filesystem;
 
 namespace {
-
-const char* kUsage =
-    "usage: slimssl bench step --config FILE|NAME [--steps N] [--warmup N] [--profile] [--json]\n"
-    "                          [--dump-reference DIR] [key=value ...]\n"
-    "       slimssl bench model --model NAME [--width W] [--batch N] [--resolution R] [--classes N]\n"
-    "                           [--threads N] [--steps N] [--warmup N] [--profile] [--json]\n"
-    "\n"
-    "step: times the training step of a config (the unit `slimssl train` repeats: the learner's loss\n"
-    "  over every width, the key encoder, backward, the optimizer, EMA and queue) on a fixed batch of\n"
-    "  two views, with every width active (the step after slow start). data=synthetic uses random\n"
-    "  views instead of the config's data set; threads=N sets the thread count.\n"
-    "model: times forward + backward (cross-entropy, no optimizer) of one architecture at one width.\n"
-    "\n"
-    "  --steps N            timed steps (default 10), after --warmup N untimed ones (default 2)\n"
-    "  --profile            N more steps under the op profiler: the top primitives by time\n"
-    "  --json               one JSON object instead of text\n"
-    "  --dump-reference DIR the initial state, the views and the losses of the first two steps, for\n"
-    "                       checking another implementation against this one (no timing)\n"
-    "\n"
-    "Model FLOPs count the conv and linear layers: 2 x (3 x MACs of the forward passes that get a\n"
-    "backward + MACs of those that do not, the key encoder); the loss's similarity matrices are\n"
-    "left out. Images per CPU-second divide by the process's CPU time, every thread included.\n";
-
-bool wants_help(const std::vector<std::string>& argv) {
-  for (auto& a : argv)
-    if (a == "--help" || a == "-h") return true;
-  return false;
-}
 
 BenchSpec spec_from(const Args& args, Device device) {
   BenchSpec s;
@@ -142,15 +114,13 @@ void dump_reference(const std::string& dir, const train::TrainConfig& c, train::
   SLIMSSL_CHECK(out.good(), "--dump-reference: cannot write ", (fs::path(dir) / "reference.json").string());
 }
 
-int bench_step(const std::vector<std::string>& argv) {
-  Args args(argv, "bench step", {"--config", "--steps", "--warmup", "--profile", "--json", "--dump-reference"},
-            {"--profile", "--json"});
+int bench_step(const Args& args) {
   std::vector<std::string> overrides;
   for (auto& p : args.positional()) {
     SLIMSSL_CHECK(p.find('=') != std::string::npos, "unexpected argument '", p, "' (expected key=value overrides)");
     overrides.push_back(p);
   }
-  train::TrainConfig c = train::load_config(find_config(args.get("--config", "")), overrides);
+  train::TrainConfig c = train::load_config(resolve_config(args.get("--config", "")), overrides);
   BenchSpec spec = spec_from(args, train::training_device(c));
   if (c.threads > 0) omp_set_num_threads(static_cast<int>(c.threads));
 
@@ -209,11 +179,7 @@ int bench_step(const std::vector<std::string>& argv) {
   return 0;
 }
 
-int bench_model(const std::vector<std::string>& argv) {
-  Args args(argv, "bench model",
-            {"--model", "--width", "--batch", "--resolution", "--classes", "--threads", "--steps", "--warmup",
-             "--profile", "--json"},
-            {"--profile", "--json"});
+int bench_model(const Args& args) {
   SLIMSSL_CHECK(args.positional().empty(), "unexpected argument '", args.positional().front(), "'");
   const std::string name = args.get("--model", "");
   SLIMSSL_CHECK(!name.empty(), "--model NAME is required (see slimssl models)");
@@ -261,15 +227,48 @@ int bench_model(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-int run_bench(const std::vector<std::string>& argv) {
-  if (argv.empty() || wants_help(argv)) {
-    std::cout << kUsage;
-    return argv.empty() ? 2 : 0;
-  }
-  std::vector<std::string> rest(argv.begin() + 1, argv.end());
-  if (argv[0] == "step") return bench_step(rest);
-  if (argv[0] == "model") return bench_model(rest);
-  fail("unknown benchmark '", argv[0], "' (expected step or model; see slimssl bench --help)");
+Command bench_command() {
+  const std::vector<Option> timing = {
+      {"--steps", "N", "timed steps (default 10)"},
+      {"--warmup", "N", "untimed steps before them (default 2)"},
+      {"--profile", "", "as many more steps under the op profiler: the top primitives by time"},
+      {"--json", "", "one JSON object instead of text"}};
+  std::vector<Option> step_options = {{"--config", "FILE|NAME", "the run's configuration (a file or a preset name)"},
+                                      {"--dump-reference", "DIR",
+                                       "the initial state, the views and the losses of the first two steps, for "
+                                       "checking another implementation against this one (no timing)"}};
+  step_options.insert(step_options.end(), timing.begin(), timing.end());
+  std::vector<Option> model_options = {{"--model", "NAME", "an architecture of `slimssl models`"},
+                                       {"--width", "W", "its width (default 1.0)"},
+                                       {"--batch", "N", "images per step (default 64)"},
+                                       {"--resolution", "R", "input size (default: the architecture's)"},
+                                       {"--classes", "N", "classifier outputs (default 10)"},
+                                       {"--threads", "N", "OpenMP threads (default: all)"}};
+  model_options.insert(model_options.end(), timing.begin(), timing.end());
+  Command step{"step",
+               "images/s and images per CPU-second of a config's training step, and where its time goes",
+               "--config FILE|NAME [key=value ...]",
+               step_options,
+               "Times the training step of a config (the unit `slimssl train` repeats: the learner's loss over\n"
+               "every width, the key encoder, backward, the optimizer, EMA and queue) on a fixed batch of two\n"
+               "views, every width active (the step after slow start). data=synthetic uses random views\n"
+               "instead of the config's data set; threads=N sets the thread count. Model FLOPs count conv and\n"
+               "linear layers: 2 x (3 x MACs of the passes that get a backward + MACs of those that do not);\n"
+               "images per CPU-second divide by the process's CPU time, every thread included.",
+               {"slimssl bench step --config fmnist_demo threads=1", "slimssl bench step --config fmnist_demo --profile"},
+               bench_step,
+               {}};
+  Command model{"model",
+                "forward + backward speed of one architecture at one width",
+                "--model NAME",
+                model_options,
+                "Times forward + backward (cross-entropy, no optimizer) of one network.",
+                {"slimssl bench model --model resnet18_cifar --batch 64 --threads 1"},
+                bench_model,
+                {}};
+  return {"bench", "speed of a training step or of a network, beside its profile", "", {},
+          "step: a config's training step; model: one network's forward and backward.",
+          {"slimssl bench step"}, {}, {step, model}};
 }
 
 }  // namespace slimssl::tools

@@ -6,16 +6,12 @@
 #include "engine/error.h"
 #include "ssl/data/dataset.h"
 #include "ssl/data/thread_pool.h"
+#include "ssl/util/progress.h"
 #include "tools/commands.h"
 
 namespace slimssl::tools {
 
 namespace {
-
-const char* kDataUsage =
-    "usage: slimssl data PATH|fashion-mnist [--split S] [--threads N] [--size S|HxW] [--channels 1|3]\n"
-    "  loads each split (or only S), decoding every image; bad files are listed as errors and\n"
-    "  make the exit status 1. --size resizes folder/archive images to a storage size on load.\n";
 
 void parse_size(const std::string& s, data::LoadOptions& o) {
   size_t x = s.find('x');
@@ -23,7 +19,7 @@ void parse_size(const std::string& s, data::LoadOptions& o) {
     o.storage_height = std::stoi(s.substr(0, x));
     o.storage_width = x == std::string::npos ? o.storage_height : std::stoi(s.substr(x + 1));
   } catch (const std::exception&) {
-    fail("data: --size expects S or HxW, got '", s, "'");
+    fail("--size expects S or HxW, got '", s, "'");
   }
 }
 
@@ -33,32 +29,17 @@ std::string class_summary(const std::vector<std::string>& classes) {
   return s + (classes.size() > 10 ? ", ...)" : ")");
 }
 
-}  // namespace
-
-int run_data(const std::vector<std::string>& args) {
-  std::string path, only_split;
+int run_data(const Args& args) {
+  SLIMSSL_CHECK(args.positional().size() == 1, "expected one PATH (or a data set name), got ", args.positional().size(),
+                " arguments (see slimssl data --help)");
+  const std::string path = args.positional()[0], only_split = args.get("--split", "");
   data::LoadOptions options;
   options.skip_bad_images = true;  // collect every bad file instead of stopping at the first
   options.quiet = true;
-  for (size_t i = 0; i < args.size(); ++i) {
-    auto value = [&]() -> std::string {
-      SLIMSSL_CHECK(i + 1 < args.size(), "data: ", args[i], " needs a value\n", kDataUsage);
-      return args[++i];
-    };
-    if (args[i] == "--help" || args[i] == "-h") {
-      std::cout << kDataUsage;
-      return 0;
-    } else if (args[i] == "--split") only_split = value();
-    else if (args[i] == "--threads") options.threads = std::stoi(value());
-    else if (args[i] == "--size") parse_size(value(), options);
-    else if (args[i] == "--channels") options.channels = std::stoi(value());
-    else if (!args[i].empty() && args[i][0] == '-') fail("data: unknown option '", args[i], "'\n", kDataUsage);
-    else {
-      SLIMSSL_CHECK(path.empty(), "data: one PATH expected, got '", path, "' and '", args[i], "'");
-      path = args[i];
-    }
-  }
-  SLIMSSL_CHECK(!path.empty(), "data: missing PATH\n", kDataUsage);
+  options.threads = static_cast<int>(args.get_int("--threads", 0));
+  if (args.has("--size")) parse_size(args.get("--size", ""), options);
+  options.channels = static_cast<int>(args.get_int("--channels", 3));
+  SLIMSSL_CHECK(options.channels == 1 || options.channels == 3, "--channels must be 1 or 3, got ", options.channels);
   std::string source = data::resolve_source(path);
   auto splits = only_split.empty() ? data::list_splits(source) : std::vector<std::string>{only_split};
   const int threads = data::resolve_threads(options.threads);
@@ -68,6 +49,8 @@ int run_data(const std::vector<std::string>& args) {
   for (auto& split : splits) {
     data::Dataset ds;
     auto t0 = std::chrono::steady_clock::now();
+    util::Progress progress("split " + split + ": decoding", 0, "images", util::stdout_lines());
+    options.progress = [&](int64_t images, double fraction) { progress.update(images, "", fraction); };
     try {
       ds = data::open_dataset(source, split, options);
     } catch (const std::exception& e) {
@@ -94,6 +77,25 @@ int run_data(const std::vector<std::string>& args) {
   }
   std::cout << "bad files: " << (errors ? std::to_string(errors) + " (listed above as errors)" : "none") << "\n";
   return errors ? 1 : 0;
+}
+
+}  // namespace
+
+Command data_command() {
+  return {"data",
+          "check a data set: kind, splits, classes, image size, decode speed, bad files",
+          "PATH|fashion-mnist",
+          {{"--split", "S", "only this split (train, test, val, all; default: every split there is)"},
+           {"--threads", "N", "decoding threads (default: all hardware threads)"},
+           {"--size", "S|HxW", "resize folder/archive images to this storage size on load"},
+           {"--channels", "1|3", "decode folder/archive images as gray (1) or RGB (3, default)"}},
+          "Loads each split the way training will, decoding every image. PATH is an image folder\n"
+          "(CLASS/IMAGE or SPLIT/CLASS/IMAGE), a .tar/.tar.gz archive of one, a CIFAR binary batch folder,\n"
+          "an IDX file pair, or a name (fashion-mnist). Bad files are listed as errors and make the exit\n"
+          "status 1. Long loads show a progress line with the decode rate and an ETA (docs/data.md).",
+          {"slimssl data fashion-mnist", "slimssl data ../shared/data/cifar10/cifar10-train-jpeg.tar.gz --threads 2"},
+          run_data,
+          {}};
 }
 
 }  // namespace slimssl::tools

@@ -7,57 +7,13 @@
 #include "engine/error.h"
 #include "ssl/plot/png.h"
 #include "ssl/report/evaluations.h"
-#include "tools/args.h"
+#include "ssl/util/progress.h"
 #include "tools/commands.h"
 
 namespace slimssl::tools {
 namespace fs = std::filesystem;
 
 namespace {
-
-const char* kUsage =
-    "usage: slimssl eval knn|linear|metrics RUN_DIR|CHECKPOINT [options]   (slimssl eval SUBCOMMAND --help)\n"
-    "  RUN_DIR: its newest checkpoint is evaluated; outputs go to RUN_DIR/eval/ and RUN_DIR/features/.\n"
-    "  Accuracies are in percent; NMI and purity are fractions. Common options: --data PATH (the data set,\n"
-    "  when it moved since training), --json FILE (default RUN_DIR/eval/<subcommand>.json), --quiet.\n";
-
-const char* kKnnHelp =
-    "usage: slimssl eval knn RUN_DIR|CKPT [--k 200] [--t 0.1] [--bank N] [--test N] [--max-k 101] [--seed 0]\n"
-    "                        [--data PATH] [--json FILE] [--quiet]\n"
-    "Weighted kNN (the MoCo monitor: k neighbours vote with weight exp(cos / t)) and best-kNN (majority vote,\n"
-    "best over odd k up to --max-k) of each width's pooled backbone features, eval transform; test images are\n"
-    "classified against a bank of training images. --bank/--test: seeded subsets (0 = the whole split, whose\n"
-    "features are then cached in RUN_DIR/features/ and shared with eval linear).\n";
-
-const char* kLinearHelp =
-    "usage: slimssl eval linear RUN_DIR|CKPT [--probe switchable|slimmable] [--distill] [--epochs 100] [--lr 0.1]\n"
-    "       [--batch 256] [--schedule cosine|step|constant] [--milestones 60,80] [--wd 0] [--momentum 0.9]\n"
-    "       [--norm standardize|none] [--augment] [--seed 0] [--data PATH] [--json FILE] [--quiet]\n"
-    "Linear evaluation per width. Features (pooled backbone outputs, backbone in eval mode) are extracted ONCE\n"
-    "per width and split and cached in RUN_DIR/features/ (reused while the checkpoint, data and transform match);\n"
-    "--augment takes the training-split features from the run's training augmentation (one fixed view per\n"
-    "image) instead of the eval transform. Probes: switchable = an independent classifier per width (SlimCLR);\n"
-    "slimmable = one shared weight sliced per width (the paper's weaker alternative). --distill: each\n"
-    "sub-width's loss is (soft-CE to the full probe's softmax + CE) / 2, as in the SlimCLR code.\n"
-    "Defaults: SGD momentum 0.9, lr 0.1, cosine, 100 epochs, batch 256, no weight decay, on features\n"
-    "standardized per dimension with the training split's mean and std (a parameter-free batch norm).\n"
-    "Our choice: cheap on a CPU once the features are cached, and one learning rate that works whatever the\n"
-    "scale of a backbone's pooled features (a common CIFAR probe uses the same lr, wd and epochs with\n"
-    "steps at 60/80 on raw features: --norm none --schedule step --milestones 60,80). Published ImageNet\n"
-    "schedules: MoCo v2 (and SlimCLR's MoCo v2 script): SGD lr 60, wd 0, 100 epochs, x0.1 at 60 and 80, on\n"
-    "unnormalized features (--norm none --lr 60 --schedule step --milestones 60,80); MoCo v3: SGD lr 0.4,\n"
-    "cosine, 90 epochs (--lr 0.4 --epochs 90).\n";
-
-const char* kMetricsHelp =
-    "usage: slimssl eval metrics RUN_DIR|CKPT [--samples 2000] [--seed 0] [--tsne-points 2000]\n"
-    "       [--tsne-iterations 1000] [--data PATH] [--json FILE] [--out DIR] [--quiet]\n"
-    "The small-model study's representation analysis per width, on a fixed seeded sample of --samples training\n"
-    "images (and as many held-out test images), L2-normalized pooled backbone features:\n"
-    "  alignment original vs view and view vs view (views from the run's training augmentation),\n"
-    "  intra-class alignment, uniformity, instance-retrieval accuracy top-1..5 on train and on held-out images,\n"
-    "  k-means with k = #classes and 10 x #classes scored by NMI and purity (over-clustering),\n"
-    "  and a t-SNE picture of up to 2,000 sampled points of (the first) 10 classes: OUT/tsne_w<width>.png, with\n"
-    "  the coordinates in OUT/tsne.safetensors for slimssl plot. OUT defaults to RUN_DIR/eval.\n";
 
 std::string json_path(const report::EvalSubject& s, const Args& a, const std::string& name) {
   return a.get("--json", (fs::path(s.where.run_dir) / "eval" / (name + ".json")).string());
@@ -69,13 +25,7 @@ void write_json(const std::string& path, const nlohmann::json& j) {
   plot::write_file_atomic(path, j.dump(2) + "\n");
 }
 
-report::Log logger(const Args& a) {
-  if (a.flag("--quiet")) return {};
-  return [](const std::string& line) {
-    std::printf("%s\n", line.c_str());
-    std::fflush(stdout);
-  };
-}
+report::Log logger(const Args& a) { return a.flag("--quiet") ? report::Log{} : util::stdout_lines(); }
 
 void header(const report::EvalSubject& s) {
   std::printf("evaluating %s (step %lld): %s %s, widths %s, data %s\n", s.where.checkpoint.c_str(),
@@ -83,23 +33,15 @@ void header(const report::EvalSubject& s) {
               nlohmann::json(s.widths()).dump().c_str(), s.train.source.c_str());
 }
 
-// The positional RUN_DIR|CKPT, with the subcommand's help on --help or a wrong count.
-bool target(const Args& a, const char* help, std::string& path) {
-  if (a.flag("--help")) {
-    std::cout << help;
-    return false;
-  }
+// The positional RUN_DIR|CKPT.
+std::string target(const Args& a) {
   SLIMSSL_CHECK(a.positional().size() == 1, "expected one RUN_DIR or checkpoint, got ", a.positional().size(),
-                " arguments (see --help)");
-  path = a.positional()[0];
-  return true;
+                " arguments (see slimssl ", a.command(), " --help)");
+  return a.positional()[0];
 }
 
-int eval_knn(const std::vector<std::string>& argv) {
-  Args a(argv, "eval knn", {"--k", "--t", "--bank", "--test", "--max-k", "--seed", "--data", "--json", "--quiet", "--help"},
-         {"--quiet", "--help"});
-  std::string path;
-  if (!target(a, kKnnHelp, path)) return 0;
+int eval_knn(const Args& a) {
+  std::string path = target(a);
   report::KnnOptions o;
   o.k = a.get_int("--k", o.k), o.temperature = a.get_double("--t", o.temperature);
   o.bank = a.get_int("--bank", 0), o.test = a.get_int("--test", 0);
@@ -120,13 +62,8 @@ int eval_knn(const std::vector<std::string>& argv) {
   return 0;
 }
 
-int eval_linear(const std::vector<std::string>& argv) {
-  Args a(argv, "eval linear",
-         {"--probe", "--distill", "--epochs", "--lr", "--batch", "--schedule", "--milestones", "--wd", "--momentum",
-          "--norm", "--augment", "--seed", "--data", "--json", "--quiet", "--help"},
-         {"--distill", "--augment", "--quiet", "--help"});
-  std::string path;
-  if (!target(a, kLinearHelp, path)) return 0;
+int eval_linear(const Args& a) {
+  std::string path = target(a);
   report::LinearOptions o;
   eval::ProbeConfig& p = o.probe;
   p.kind = eval::parse_probe_kind(a.get("--probe", "switchable"));
@@ -138,6 +75,8 @@ int eval_linear(const std::vector<std::string>& argv) {
   SLIMSSL_CHECK(p.schedule != "step" || !p.milestones.empty(), "--schedule step needs --milestones E1,E2,...");
   o.augment = a.flag("--augment");
   o.feature_norm = a.get("--norm", "standardize");
+  o.train_subset = a.get_int("--train-subset", 0), o.test_subset = a.get_int("--test-subset", 0);
+  SLIMSSL_CHECK(o.train_subset >= 0 && o.test_subset >= 0, "--train-subset and --test-subset must be >= 0");
   report::EvalSubject s = report::open_subject(path, a.get("--data", ""));
   if (!a.flag("--quiet")) header(s);
   nlohmann::json j = report::evaluate_linear(s, o, logger(a));
@@ -154,12 +93,8 @@ int eval_linear(const std::vector<std::string>& argv) {
   return 0;
 }
 
-int eval_metrics(const std::vector<std::string>& argv) {
-  Args a(argv, "eval metrics",
-         {"--samples", "--seed", "--tsne-points", "--tsne-iterations", "--data", "--json", "--out", "--quiet", "--help"},
-         {"--quiet", "--help"});
-  std::string path;
-  if (!target(a, kMetricsHelp, path)) return 0;
+int eval_metrics(const Args& a) {
+  std::string path = target(a);
   report::MetricsOptions o;
   o.samples = a.get_int("--samples", o.samples), o.seed = static_cast<uint64_t>(a.get_int("--seed", 0));
   o.tsne_points = a.get_int("--tsne-points", o.tsne_points);
@@ -193,18 +128,89 @@ int eval_metrics(const std::vector<std::string>& argv) {
   return 0;
 }
 
+const std::vector<Option> kCommon = {
+    {"--data", "PATH", "the data set, when it moved since training (default: the run's)"},
+    {"--json", "FILE", "where the JSON results go (default RUN_DIR/eval/<evaluation>.json)"},
+    {"--quiet", "", "no progress lines"}};
+
+std::vector<Option> with_common(std::vector<Option> own) {
+  own.insert(own.end(), kCommon.begin(), kCommon.end());
+  return own;
+}
+
 }  // namespace
 
-int run_eval(const std::vector<std::string>& argv) {
-  if (argv.empty() || argv[0] == "--help" || argv[0] == "-h") {
-    std::cout << kUsage;
-    return argv.empty() ? 2 : 0;
-  }
-  std::vector<std::string> rest(argv.begin() + 1, argv.end());
-  if (argv[0] == "knn") return eval_knn(rest);
-  if (argv[0] == "linear") return eval_linear(rest);
-  if (argv[0] == "metrics") return eval_metrics(rest);
-  fail("unknown evaluation '", argv[0], "' (expected knn, linear or metrics)");
+Command eval_command() {
+  Command knn{"knn",
+              "weighted kNN and best-kNN top-1/top-5 per width",
+              "RUN_DIR|CKPT",
+              with_common({{"--k", "K", "neighbours of the weighted vote (default 200)"},
+                           {"--t", "T", "temperature of the vote weights exp(cos / T) (default 0.1)"},
+                           {"--bank", "N", "a seeded subset of N training images as the bank (default 0: all, cached)"},
+                           {"--test", "N", "a seeded subset of N test images (default 0: all)"},
+                           {"--max-k", "K", "best-kNN: the best majority vote over odd k up to K (default 101)"},
+                           {"--seed", "S", "which subsets (default 0)"}}),
+              "Weighted kNN (the MoCo monitor) and best-kNN (the small-model study) of each width's pooled\n"
+              "backbone features, eval transform: test images classified against a bank of training images.\n"
+              "Whole splits go through the feature cache RUN_DIR/features/, shared with eval linear. Accuracies\n"
+              "in percent; a progress line with rate and ETA while features are extracted.",
+              {"slimssl eval knn runs/fmnist_demo --bank 5000 --test 1000"},
+              eval_knn,
+              {}};
+  Command linear{
+      "linear",
+      "linear probe per width on frozen features (switchable or slimmable)",
+      "RUN_DIR|CKPT",
+      with_common({{"--probe", "switchable|slimmable", "independent classifier per width (default), or one shared "
+                                                       "weight sliced per width"},
+                   {"--distill", "", "sub-width loss = (soft-CE to the full probe + CE) / 2, as in the SlimCLR code"},
+                   {"--epochs", "N", "probe epochs (default 100)"},
+                   {"--lr", "X", "learning rate (default 0.1)"},
+                   {"--batch", "N", "batch size (default 256)"},
+                   {"--schedule", "cosine|step|constant", "lr schedule (default cosine)"},
+                   {"--milestones", "E1,E2", "step schedule: epochs of the x0.1 steps"},
+                   {"--wd", "X", "weight decay (default 0)"},
+                   {"--momentum", "X", "SGD momentum (default 0.9)"},
+                   {"--norm", "standardize|none", "features standardized per dimension with the training split's "
+                                                  "mean and std (default), or raw"},
+                   {"--augment", "", "training features from the run's training augmentation (one fixed view per "
+                                     "image) instead of the eval transform"},
+                   {"--train-subset", "N", "a seeded subset of N training images (default 0: all, cached)"},
+                   {"--test-subset", "N", "a seeded subset of N test images (default 0: all, cached)"},
+                   {"--seed", "S", "probe initialization, shuffles and subsets (default 0)"}}),
+      "Features (pooled backbone outputs, backbone in eval mode) are extracted once per width and split\n"
+      "and cached in RUN_DIR/features/ (reused while the checkpoint, data and transform match); subsets\n"
+      "are extracted directly. Defaults: SGD momentum 0.9, lr 0.1, cosine, 100 epochs, batch 256, no\n"
+      "weight decay, standardized features: one learning rate that works whatever the scale of a\n"
+      "backbone's features. A common CIFAR probe: --norm none --schedule step --milestones 60,80.\n"
+      "Published ImageNet schedules: MoCo v2 (and SlimCLR's MoCo v2 script): --norm none --lr 60\n"
+      "--schedule step --milestones 60,80; MoCo v3: --lr 0.4 --epochs 90. Progress lines with rate and\n"
+      "ETA for feature extraction and the probe's epochs.",
+      {"slimssl eval linear runs/fmnist_demo --train-subset 10000 --test-subset 2000 --epochs 30"},
+      eval_linear,
+      {}};
+  Command metrics{
+      "metrics",
+      "alignment, uniformity, retrieval, over-clustering and t-SNE per width",
+      "RUN_DIR|CKPT",
+      with_common({{"--samples", "N", "training images in the fixed seeded sample, and as many test images "
+                                      "(default 2000)"},
+                   {"--seed", "S", "the sample, the views, k-means and t-SNE (default 0)"},
+                   {"--tsne-points", "N", "t-SNE of up to N points of (the first) 10 classes; 0: none (default 2000)"},
+                   {"--tsne-iterations", "N", "t-SNE iterations (default 1000)"},
+                   {"--out", "DIR", "t-SNE pictures and coordinates (default RUN_DIR/eval)"}}),
+      "The small-model study's representation analysis on L2-normalized pooled backbone features:\n"
+      "alignment original vs view and view vs view (views from the run's training augmentation),\n"
+      "intra-class alignment, uniformity, instance-retrieval top-1..5 on train and held-out images,\n"
+      "k-means with k = #classes and 10 x #classes scored by NMI and purity (over-clustering), and\n"
+      "t-SNE pictures OUT/tsne_w<width>.png (coordinates in OUT/tsne.safetensors for slimssl plot).",
+      {"slimssl eval metrics runs/fmnist_demo --samples 1000"},
+      eval_metrics,
+      {}};
+  return {"eval", "evaluate a checkpoint per width: knn, linear or metrics", "", {},
+          "RUN_DIR: its newest checkpoint is evaluated; outputs go to RUN_DIR/eval/ and RUN_DIR/features/.\n"
+          "Accuracies are in percent; NMI and purity are fractions.",
+          {"slimssl eval knn runs/fmnist_demo"}, {}, {knn, linear, metrics}};
 }
 
 }  // namespace slimssl::tools

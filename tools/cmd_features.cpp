@@ -4,27 +4,12 @@
 #include <iostream>
 #include "engine/error.h"
 #include "ssl/report/subject.h"
-#include "tools/args.h"
 #include "tools/commands.h"
 
 namespace slimssl::tools {
 
 namespace {
-const char* kHelp =
-    "usage: slimssl features RUN_DIR|CKPT --split train|test [--width W] --out FILE.safetensors [--augment]\n"
-    "                        [--data PATH]\n"
-    "Writes \"features\" (float32 [N, D], the pooled backbone output at width W, backbone in eval mode; default\n"
-    "W = the full width) and \"labels\" (int64 [N]) of every image of the split, with metadata (width, split,\n"
-    "run, checkpoint, step, transform, ...). The eval transform is used, or with --augment one fixed view per\n"
-    "image from the run's training augmentation. Shares the feature cache of slimssl eval (RUN_DIR/features/).\n";
-}  // namespace
-
-int run_features(const std::vector<std::string>& argv) {
-  Args a(argv, "features", {"--split", "--width", "--out", "--augment", "--data", "--help"}, {"--augment", "--help"});
-  if (a.flag("--help")) {
-    std::cout << kHelp;
-    return 0;
-  }
+int run_features(const Args& a) {
   SLIMSSL_CHECK(a.positional().size() == 1, "expected one RUN_DIR or checkpoint, got ", a.positional().size(),
                 " arguments (see --help)");
   std::string split = a.get("--split", ""), out = a.get("--out", "");
@@ -33,7 +18,7 @@ int run_features(const std::vector<std::string>& argv) {
   report::EvalSubject s = report::open_subject(a.positional()[0], a.get("--data", ""));
   int wi = report::width_index(s.widths(), a.get_double("--width", s.widths().front()));
   auto t = a.flag("--augment") ? report::Transform::TrainAugment : report::Transform::Eval;
-  report::SplitFeatures f = report::split_features(s, split, t, wi);
+  report::SplitFeatures f = report::split_features(s, split, t, wi, a.flag("--quiet") ? report::Log{} : util::stdout_lines());
   eval::FeatureFile file = f.file;
   file.metadata["run"] = s.where.run_dir;
   file.metadata["checkpoint"] = s.where.checkpoint;
@@ -44,6 +29,27 @@ int run_features(const std::vector<std::string>& argv) {
               split.c_str(), report::width_label(s.widths()[wi]).c_str(), report::transform_name(t),
               f.summary().c_str());
   return 0;
+}
+}  // namespace
+
+Command features_command() {
+  return {"features",
+          "write a split's features at a width to a safetensors file",
+          "RUN_DIR|CKPT",
+          {{"--split", "train|test", "(required) the split"},
+           {"--width", "W", "the width (default: the full width)"},
+           {"--out", "FILE.safetensors", "(required) the output file"},
+           {"--augment", "", "one fixed view per image from the run's training augmentation instead of the eval "
+                             "transform"},
+           {"--data", "PATH", "the data set, when it moved since training"},
+           {"--quiet", "", "no progress line"}},
+          "Writes \"features\" (float32 [N, D], the pooled backbone output at width W, backbone in eval mode)\n"
+          "and \"labels\" (int64 [N]) of every image of the split, with metadata (width, split, run,\n"
+          "checkpoint, step, transform, ...), for any tool (safetensors.torch.load_file). Shares the feature\n"
+          "cache of slimssl eval (RUN_DIR/features/); a progress line with rate and ETA while extracting.",
+          {"slimssl features runs/fmnist_demo --split test --width 0.25 --out test_w025.safetensors"},
+          run_features,
+          {}};
 }
 
 }  // namespace slimssl::tools

@@ -1,17 +1,18 @@
-// slimssl train --config FILE [--out RUN_DIR] [--resume] [key=value ...]
+// slimssl train --config FILE|NAME [--out RUN_DIR] [--resume] [--init SOURCE] [key=value ...]
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include "engine/error.h"
 #include "ssl/train/trainer.h"
-#include "tools/args.h"
+#include "ssl/train/warm_start.h"
 #include "tools/commands.h"
+#include "tools/presets.h"
 
 namespace slimssl::tools {
 namespace fs = std::filesystem;
 
-int run_train(const std::vector<std::string>& argv) {
-  Args args(argv, "train", {"--config", "--out", "--resume", "--quiet"}, {"--resume", "--quiet"});
+namespace {
+int run_train(const Args& args) {
   std::vector<std::string> overrides;
   for (auto& p : args.positional()) {
     SLIMSSL_CHECK(p.find('=') != std::string::npos, "unexpected argument '", p, "' (expected key=value overrides)");
@@ -20,14 +21,30 @@ int run_train(const std::vector<std::string>& argv) {
   train::TrainOptions opts;
   opts.resume = args.flag("--resume");
   opts.quiet = args.flag("--quiet");
-  std::string config_path = args.get("--config", "");
   opts.run_dir = args.get("--out", "");
-  if (opts.resume && config_path.empty()) {
-    SLIMSSL_CHECK(!opts.run_dir.empty(), "--resume needs --out RUN_DIR (the run to continue)");
-    config_path = (fs::path(opts.run_dir) / "config.json").string();
+  std::string config_arg = args.get("--config", "");
+  std::string init = args.get("--init", "");
+  SLIMSSL_CHECK(init.empty() || !opts.resume, "--init starts a new run and --resume continues one: choose one");
+  train::TrainConfig cfg;
+  if (!init.empty()) {
+    opts.init = train::init_source_file(init);
+    if (config_arg.empty()) {
+      // The source's own configuration, under a new name unless one is given.
+      auto stored = train::stored_config(opts.init);
+      SLIMSSL_CHECK(stored.has_value(), "--init '", init, "' is not a slimssl checkpoint, so it carries no "
+                    "configuration: pass --config FILE|NAME");
+      nlohmann::json j = *stored;
+      j["name"] = j.value("name", std::string("run")) + "_init";
+      for (auto& kv : overrides) train::apply_override(j, kv);
+      cfg = train::config_from_json(j, opts.init + " (its configuration" + (overrides.empty() ? ")" : ", with overrides)"));
+    }
   }
-  SLIMSSL_CHECK(!config_path.empty(), "--config FILE is required (see configs/)");
-  train::TrainConfig cfg = train::load_config(config_path, overrides);
+  if (config_arg.empty() && opts.resume) {
+    SLIMSSL_CHECK(!opts.run_dir.empty(), "--resume needs --out RUN_DIR (the run to continue)");
+    config_arg = (fs::path(opts.run_dir) / "config.json").string();
+  }
+  if (!config_arg.empty()) cfg = train::load_config(resolve_config(config_arg), overrides);
+  else SLIMSSL_CHECK(!init.empty(), "--config FILE|NAME is required (slimssl configs lists the presets)");
   if (opts.run_dir.empty()) opts.run_dir = (fs::path("runs") / cfg.name).string();
 
   train::TrainResult r = train::run_training(cfg, opts);
@@ -40,6 +57,29 @@ int run_train(const std::vector<std::string>& argv) {
       std::printf("%-8.2f %14.2f\n", cfg.widths[wi], r.knn.back().top1[wi]);
   }
   return 0;
+}
+}  // namespace
+
+Command train_command() {
+  return {"train",
+          "pre-train an encoder (docs/training.md)",
+          "[key=value ...]",
+          {{"--config", "FILE|NAME", "the configuration: a file or a preset name (slimssl configs; slimssl config "
+                                     "keys lists every key)"},
+           {"--out", "RUN_DIR", "the run directory (default runs/NAME, NAME the config's name)"},
+           {"--resume", "", "continue the run in --out RUN_DIR from its newest checkpoint"},
+           {"--init", "SOURCE", "start a new run from these weights: a checkpoint, a run directory (its newest), an "
+                                "export or another safetensors file of backbone weights; every tensor that does not "
+                                "match is named. Without --config a checkpoint's own configuration is used, named "
+                                "NAME_init"},
+           {"--quiet", "", "no progress lines"}},
+          "key=value arguments override the configuration (widths=1.0,0.5 lr=0.1 augment=none). The run\n"
+          "directory gets config.json, metrics.jsonl, scalars.csv, TensorBoard event files and\n"
+          "checkpoints/; Ctrl-C saves a checkpoint to --resume from.",
+          {"slimssl train --config fmnist_demo --out runs/fmnist_demo",
+           "slimssl train --config fmnist_demo --out runs/slim --init runs/full widths=1.0,0.5,0.25"},
+          run_train,
+          {}};
 }
 
 }  // namespace slimssl::tools

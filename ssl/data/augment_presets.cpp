@@ -69,7 +69,7 @@ Normalization normalization_for(const Dataset& ds) {
 }
 
 const std::vector<std::string>& augment_preset_names() {
-  static const std::vector<std::string> names = {"mocov2", "small-strong", "simclr", "byol", "eval"};
+  static const std::vector<std::string> names = {"mocov2", "small-strong", "simclr", "byol", "eval", "none"};
   return names;
 }
 
@@ -110,7 +110,9 @@ ViewPipelines augment_preset(const std::string& name, int out_size, const Normal
     q.solarize_p = 0.2f;
     return {p, q};
   }
-  if (name == "eval") {  // resize (shorter side; 256 for a 224 crop) + centre crop, no randomness
+  // eval: resize (shorter side; 256 for a 224 crop) + centre crop, no randomness. none: the same
+  // as training views, so both views are the un-augmented image (debugging, step-by-step checks).
+  if (name == "eval" || name == "none") {
     AugmentPipeline e = base(out_size, norm, channels);
     e.random_crop = false;
     e.resize_size = small ? out_size : static_cast<int>(std::lround(out_size * 256.0 / 224.0));

@@ -22,8 +22,9 @@ struct ViewPipelines {
   AugmentPipeline first, second;  // identical for the symmetric recipes
 };
 
-// "mocov2", "small-strong", "simclr", "byol" (asymmetric), "eval". At out_size <= 64 (CIFAR's 32,
-// Fashion-MNIST's 28) the small-image scaling applies: no Gaussian blur (a 3-pixel kernel on a
+// "mocov2", "small-strong", "simclr", "byol" (asymmetric), "eval", and "none" (= eval: training
+// on un-augmented views). At out_size <= 64 (CIFAR's 32, Fashion-MNIST's 28) the small-image
+// scaling applies: no Gaussian blur (a 3-pixel kernel on a
 // 32-pixel image mostly erases it) and SimCLR's colour strength 0.5 instead of 1.0.
 // `channels`: 0 keeps the data set's; 3 on a gray set replicates it to RGB (norm is replicated too).
 ViewPipelines augment_preset(const std::string& name, int out_size, const Normalization& norm, int channels = 0);

@@ -11,6 +11,7 @@
 //   DIR holding *train*.tar.gz, *test*.tar.gz: one archive per split (the shared CIFAR-10 copy)
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 #include "engine/tensor.h"
@@ -43,6 +44,9 @@ struct LoadOptions {
   int threads = 0;               // decoding threads; 0 = all hardware threads
   bool skip_bad_images = false;  // image folders: skip and count undecodable files (warn once)
   bool quiet = false;            // no warning on stderr (the skipped list is still filled)
+  // Image folders / archives: called as decoding goes with the images decoded so far and the
+  // fraction of the source read (0 to 1), for a progress line.
+  std::function<void(int64_t images, double fraction)> progress;
 };
 
 // Opens one split ("train", "test", "val"; "all" or "" for a source without split folders; a

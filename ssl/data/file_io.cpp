@@ -47,7 +47,18 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return out;
 }
 
-ByteStream::ByteStream(const std::string& path) : path_(path), gz_(open_gz(path)) {}
+ByteStream::ByteStream(const std::string& path) : path_(path), gz_(open_gz(path)) {
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  file_size_ = ec ? 0 : static_cast<uint64_t>(size);
+}
+
+double ByteStream::fraction_read() const {
+  if (file_size_ == 0) return 0.0;
+  // gzoffset: the raw file offset, which for a plain file is the position itself.
+  auto raw = gzoffset(static_cast<gzFile>(gz_));
+  return std::clamp(static_cast<double>(raw < 0 ? 0 : raw) / static_cast<double>(file_size_), 0.0, 1.0);
+}
 
 ByteStream::~ByteStream() {
   if (gz_) gzclose(static_cast<gzFile>(gz_));

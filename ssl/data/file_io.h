@@ -23,12 +23,15 @@ class ByteStream {
   // Skips n bytes; returns how many were skipped.
   size_t skip(size_t n);
   uint64_t position() const { return position_; }
+  // The fraction of the file (compressed bytes for a gzipped one) consumed so far, in [0, 1].
+  double fraction_read() const;
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
   void* gz_ = nullptr;  // gzFile, kept opaque so zlib.h stays out of the headers
   uint64_t position_ = 0;
+  uint64_t file_size_ = 0;
 };
 
 // Path helpers (std::filesystem wrappers that keep call sites short).

@@ -124,7 +124,14 @@ Dataset load_image_folder(const std::string& root, const std::string& split, con
     for (auto& f : files) items.push_back({f, cls, f, {}});
   }
   ImageCollection collection(options);
-  collection.decode(items);  // files are read inside the workers, one at a time each
+  // Files are read inside the workers, one at a time each; in chunks only to report progress.
+  const size_t chunk = options.progress ? 4096 : items.size();
+  for (size_t at = 0; at < items.size(); at += chunk) {
+    std::vector<EncodedImage> part(items.begin() + at, items.begin() + std::min(items.size(), at + chunk));
+    collection.decode(part);
+    if (options.progress)
+      options.progress(static_cast<int64_t>(collection.count()), static_cast<double>(collection.count()) / items.size());
+  }
   Dataset ds = collection.assemble(classes, root);
   ds.name = file_name(root);
   ds.kind = "image-folder";
@@ -153,6 +160,8 @@ Dataset load_image_tar(const std::string& archive, const std::string& split, con
   std::future<void> decoding;
   auto flush = [&] {
     if (decoding.valid()) decoding.get();
+    // Between batches nothing decodes, so the count is stable.
+    if (options.progress) options.progress(static_cast<int64_t>(collection.count()), tar.fraction_read());
     auto ready = std::make_shared<std::vector<EncodedImage>>(std::move(batch));
     batch.clear();
     batch_bytes = 0;

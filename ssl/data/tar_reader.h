@@ -25,6 +25,7 @@ class TarReader {
   // The current member's data (call at most once per member).
   std::vector<uint8_t> read_data();
   const std::string& path() const { return in_.path(); }
+  double fraction_read() const { return in_.fraction_read(); }
 
  private:
   void skip_rest();

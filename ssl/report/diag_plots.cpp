@@ -30,7 +30,7 @@ bool same_width(const std::optional<double>& a, double b) { return a && std::abs
 }  // namespace
 
 plot::LineChart ratio_chart(const std::vector<GradientRecord>& g, const std::vector<double>& widths,
-                            std::optional<double> slow_start) {
+                            std::optional<double> slow_start, bool from_zero) {
   std::string full = width_label(widths.front()), small = width_label(widths.back());
   plot::LineChart ch;
   ch.title = "Gradient magnitude ratios";
@@ -48,7 +48,7 @@ plot::LineChart ratio_chart(const std::vector<GradientRecord>& g, const std::vec
   ch.series = {whole, rest};
   ch.hline = 1.0;
   ch.hline_label = "ratio 1";
-  mark_slow_start(ch, slow_start);
+  mark_slow_start(ch, slow_start, from_zero);
   return ch;
 }
 
@@ -137,7 +137,7 @@ plot::ScatterChart pca_chart(const PcaTrajectory& p, std::optional<double> slow_
   return ch;
 }
 
-plot::LineChart pca_steps_chart(const PcaTrajectory& p, std::optional<double> slow_start) {
+plot::LineChart pca_steps_chart(const PcaTrajectory& p, std::optional<double> slow_start, bool from_zero) {
   plot::LineChart ch;
   ch.title = "Gradient PCA of " + short_layer(p.layer);
   ch.xlabel = "step";
@@ -150,7 +150,7 @@ plot::LineChart pca_steps_chart(const PcaTrajectory& p, std::optional<double> sl
   }
   a.markers = b.markers = p.steps.size() <= 40;
   ch.series = {a, b};
-  mark_slow_start(ch, slow_start);
+  mark_slow_start(ch, slow_start, from_zero);
   return ch;
 }
 

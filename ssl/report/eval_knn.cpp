@@ -5,34 +5,14 @@
 
 namespace slimssl::report {
 
-namespace {
-// Features and labels of a split: the cached full split, or a seeded subset extracted directly
-// (a subset is cheap to recompute and would only pollute the cache).
-std::pair<Tensor, Tensor> split_or_subset(const EvalSubject& s, const std::string& split, int64_t count,
-                                          uint64_t seed, uint32_t purpose, int wi, const Log& log) {
-  const data::Dataset& ds = s.split(split);
-  std::string w = width_label(s.widths()[wi]);
-  if (count <= 0 || count >= ds.size()) {
-    SplitFeatures f = split_features(s, split, Transform::Eval, wi);
-    if (log) log("width " + w + ": " + split + " features " + f.summary());
-    return {f.file.features, f.file.labels};
-  }
-  auto idx = seeded_subset(ds.size(), count, seed, purpose);
-  Tensor x = extract_features(s.encoder(), ds, idx, s.eval_transform, s.config().seed, 0, wi);
-  Tensor y = index_select(ds.labels, 0, Tensor::from_vector<int64_t>(idx, {static_cast<int64_t>(idx.size())}));
-  if (log) log("width " + w + ": " + std::to_string(idx.size()) + " " + split + " images encoded");
-  return {x, y};
-}
-}  // namespace
-
 nlohmann::json evaluate_knn(const EvalSubject& s, const KnnOptions& o, const Log& log) {
   SLIMSSL_CHECK(o.k >= 1 && o.temperature > 0 && o.max_k >= 1, "eval knn: k (", o.k, "), temperature (", o.temperature,
                 ") and the best-kNN k (", o.max_k, ") must be positive");
   nlohmann::json out = {{"checkpoint", s.where.checkpoint}, {"step", s.loaded.step}, {"k", o.k},
                         {"temperature", o.temperature}, {"max_k", o.max_k}, {"widths", nlohmann::json::array()}};
   for (size_t wi = 0; wi < s.widths().size(); ++wi) {
-    auto [bank, bank_labels] = split_or_subset(s, "train", o.bank, o.seed, 1, static_cast<int>(wi), log);
-    auto [test, test_labels] = split_or_subset(s, "test", o.test, o.seed, 2, static_cast<int>(wi), log);
+    auto [bank, bank_labels] = split_or_subset(s, "train", Transform::Eval, o.bank, o.seed, 1, static_cast<int>(wi), log);
+    auto [test, test_labels] = split_or_subset(s, "test", Transform::Eval, o.test, o.seed, 2, static_cast<int>(wi), log);
     out["bank"] = bank.size(0), out["test"] = test.size(0);
     eval::KnnConfig kc;
     kc.k = o.k, kc.temperature = o.temperature, kc.num_classes = s.num_classes();

@@ -46,24 +46,22 @@ nlohmann::json evaluate_linear(const EvalSubject& s, const LinearOptions& o, con
   eval::ProbeSplit train, test;
   Transform train_transform = o.augment ? Transform::TrainAugment : Transform::Eval;
   for (size_t wi = 0; wi < s.widths().size(); ++wi) {
-    std::string w = width_label(s.widths()[wi]);
-    SplitFeatures tr = split_features(s, "train", train_transform, static_cast<int>(wi));
-    if (log) log("width " + w + ": train features (" + transform_name(train_transform) + ") " + tr.summary());
-    SplitFeatures te = split_features(s, "test", Transform::Eval, static_cast<int>(wi));
-    if (log) log("width " + w + ": test features " + te.summary());
-    Tensor x_train = tr.file.features, x_test = te.file.features;
+    // Subsets use purposes 5 and 6: their own draw, not kNN's bank and test.
+    auto [x_train, y_train] = split_or_subset(s, "train", train_transform, o.train_subset, o.probe.seed, 5,
+                                              static_cast<int>(wi), log);
+    auto [x_test, y_test] = split_or_subset(s, "test", Transform::Eval, o.test_subset, o.probe.seed, 6,
+                                            static_cast<int>(wi), log);
     if (o.feature_norm == "standardize") standardize(x_train, x_test);
     train.features.push_back(x_train), test.features.push_back(x_test);
-    train.labels = tr.file.labels, test.labels = te.file.labels;
+    train.labels = y_train, test.labels = y_test;
   }
   const eval::ProbeConfig& pc = o.probe;
-  int64_t every = std::max<int64_t>(1, pc.epochs / 10);
+  util::Progress epochs("probe", pc.epochs, "epochs", log);
   auto progress = [&](int64_t epoch, double lr, double loss) {
-    if (!log || ((epoch + 1) % every != 0 && epoch + 1 != pc.epochs)) return;
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "probe epoch %lld/%lld: lr %.4g, loss (summed over widths) %.4f",
-                  static_cast<long long>(epoch + 1), static_cast<long long>(pc.epochs), lr, loss);
-    log(buf);
+    char note[96];
+    std::snprintf(note, sizeof note, "lr %.4g, loss (summed over widths) %.4f", lr, loss);
+    epochs.update(epoch + 1, note);
+    if (epoch + 1 == pc.epochs) epochs.finish(note);
   };
   eval::ProbeResult r = eval::train_linear_probe(train, test, s.num_classes(), pc, progress);
 

@@ -46,7 +46,11 @@ nlohmann::json evaluate_metrics(const EvalSubject& s, const MetricsOptions& o, c
   // The views come from the training augmentation under the metrics seed, views 0 and 1 of
   // "epoch 0": fixed for a given seed, so two checkpoints are compared on the same images.
   auto features = [&](const data::Dataset& ds, const std::vector<int64_t>& idx, const data::AugmentPipeline& p,
-                      uint32_t view, int wi) { return extract_features(s.encoder(), ds, idx, p, o.seed, view, wi); };
+                      uint32_t view, int wi) {
+    std::string what = "width " + width_label(c.widths[wi]) + ": " + std::to_string(idx.size()) + " " +
+                       (&ds == &s.train ? "train" : "test") + " images, " + (&p == &eval_p ? "eval" : "view " + std::to_string(view + 1));
+    return extract_features(s.encoder(), ds, idx, p, o.seed, view, wi, 256, log, what);
+  };
 
   bool do_tsne = o.tsne_points > 0 && !o.out_dir.empty();
   std::vector<int64_t> rows = tsne_rows(train_label_vec, 10, std::min<int64_t>(o.tsne_points, 2000));

@@ -12,9 +12,6 @@
 
 namespace slimssl::report {
 
-// Progress lines ("width 0.50: train features computed in 3.1 s"); may be empty.
-using Log = std::function<void(const std::string&)>;
-
 struct KnnOptions {
   int64_t k = 200;
   double temperature = 0.1;
@@ -31,6 +28,7 @@ struct LinearOptions {
   eval::ProbeConfig probe;
   bool augment = false;                // train-split features from the training augmentation
   std::string feature_norm = "standardize";  // "standardize" (train mean/std per dim) or "none"
+  int64_t train_subset = 0, test_subset = 0;  // seeded subsets of the splits (0: all, through the cache)
 };
 // {"checkpoint", "step", "probe", "distill", "augment", "feature_norm", "epochs", "lr", "schedule",
 //  "milestones", "momentum", "weight_decay", "batch_size", "seed", "train_images", "test_images",

@@ -1,6 +1,7 @@
 #include "ssl/report/run_plots.h"
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -48,14 +49,16 @@ std::optional<double> slow_start_step(const train::TrainConfig& c, const Metrics
   return c.slim_start_epoch * spe;
 }
 
-void mark_slow_start(plot::LineChart& chart, std::optional<double> at) {
-  plot::Series anchor;  // no name: not in the legend; NaN y: nothing drawn
-  anchor.x = {0.0}, anchor.y = {NAN};
-  chart.series.push_back(anchor);
-  double hi = -INFINITY;
+void mark_slow_start(plot::LineChart& chart, std::optional<double> at, bool from_zero) {
+  if (from_zero) {
+    plot::Series anchor;  // no name: not in the legend; NaN y: nothing drawn
+    anchor.x = {0.0}, anchor.y = {NAN};
+    chart.series.push_back(anchor);
+  }
+  double lo = INFINITY, hi = -INFINITY;
   for (const auto& s : chart.series)
-    for (double x : s.x) hi = std::max(hi, x);
-  if (!at || !(*at > 0 && *at < hi)) return;
+    for (double x : s.x) lo = std::min(lo, x), hi = std::max(hi, x);
+  if (!at || !(*at > lo && *at < hi)) return;
   chart.vlines = {{*at, "slow start ends"}};
   chart.legend_outside = true;
 }
@@ -135,43 +138,67 @@ PlotResult plot_run(const std::string& run_dir, const PlotOptions& o) {
     r.skipped.push_back("kNN curves: metrics.jsonl has no knn records");
   }
 
-  fs::path diag = fs::path(run_dir) / "diag";
-  if (fs::is_regular_file(diag / "gradients.jsonl") && cfg.widths.size() > 1) {
-    auto g = read_gradients((diag / "gradients.jsonl").string());
-    std::string full = width_label(cfg.widths.front()), small = width_label(cfg.widths.back());
-    plot::LineChart ratios = ratio_chart(g, cfg.widths, slow);
-    save(ratios, "grad_ratios",
-         "Gradient magnitude imbalance, averaged over conv/linear layers: |g" + full + "| / |g" + small +
-             "| (total gradient on the full weight vs on the smallest width's slice) and |g" + full + " \\ " + small +
-             "| / |g" + small + "| (the parameters only wider widths use vs the shared slice). Dashed horizontal line: 1." +
-             note(ratios));
-    plot::Heatmap pairs = pair_cosine_heatmap(g, cfg.widths);
-    if (pairs.rows > 0) {
-      save(pairs, "grad_cos_pairs",
-           "Direction: cosine between two widths' own gradient contributions on their shared slice, per layer (rows, "
-           "network order) and width pair (columns), averaged over the diagnostic steps at which both widths train. "
-           "Red: the widths agree; blue: they pull the shared weights apart.",
-           {960, figure_height(pairs.rows)});
-      plot::Heatmap steps = step_cosine_heatmap(g, cfg.widths);
-      save(steps, "grad_cos_steps",
-           "The cosine between widths " + full + " and " + small + " per layer and diagnostic step; grey cells: the "
-           "smallest width has no contribution yet (slow start).",
-           {1100, figure_height(steps.rows)});
+  // The gradient figures of one diagnostics directory; `suffix` and `session` tell a slimssl diag
+  // session's apart from the run's own, and its axes start at its first step.
+  auto draw_diagnostics = [&](const fs::path& diag, const std::string& suffix, const std::string& session) {
+    bool from_zero = suffix.empty();
+    if (fs::is_regular_file(diag / "gradients.jsonl") && cfg.widths.size() > 1) {
+      auto g = read_gradients((diag / "gradients.jsonl").string());
+      std::string full = width_label(cfg.widths.front()), small = width_label(cfg.widths.back());
+      plot::LineChart ratios = ratio_chart(g, cfg.widths, slow, from_zero);
+      if (!from_zero) ratios.title += session;
+      save(ratios, "grad_ratios" + suffix,
+           "Gradient magnitude imbalance" + session + ", averaged over conv/linear layers: |g" + full + "| / |g" +
+               small + "| (total gradient on the full weight vs on the smallest width's slice) and |g" + full + " \\ " +
+               small + "| / |g" + small + "| (the parameters only wider widths use vs the shared slice). Dashed "
+               "horizontal line: 1." + note(ratios));
+      plot::Heatmap pairs = pair_cosine_heatmap(g, cfg.widths);
+      if (pairs.rows > 0) {
+        if (!from_zero) pairs.title += session;
+        save(pairs, "grad_cos_pairs" + suffix,
+             "Direction" + session + ": cosine between two widths' own gradient contributions on their shared slice, "
+             "per layer (rows, network order) and width pair (columns), averaged over the diagnostic steps at which "
+             "both widths train. Red: the widths agree; blue: they pull the shared weights apart.",
+             {960, figure_height(pairs.rows)});
+        plot::Heatmap steps = step_cosine_heatmap(g, cfg.widths);
+        if (!from_zero) steps.title += session;
+        save(steps, "grad_cos_steps" + suffix,
+             "The cosine between widths " + full + " and " + small + " per layer and diagnostic step" + session +
+                 "; grey cells: the smallest width has no contribution yet (slow start).",
+             {1100, figure_height(steps.rows)});
+      }
+    } else if (from_zero) {
+      r.skipped.push_back("gradient diagnostics: no diag/gradients.jsonl (diag_every in the config or slimssl diag)");
     }
-  } else {
-    r.skipped.push_back("gradient diagnostics: no diag/gradients.jsonl (diag_every in the config or slimssl diag)");
-  }
-  if (fs::is_regular_file(diag / "pca.jsonl")) {
-    PcaTrajectory p = read_pca((diag / "pca.jsonl").string());
-    if (!p.steps.empty()) {
-      save(pca_chart(p, slow), "grad_pca",
-           "Direction over time: the flattened gradient of " + p.layer + " at each diagnostic step projected on its "
-           "first two principal components, coloured by step and joined in order. A smooth path is a consistent "
-           "optimization; jumps are divergent directions.");
-      plot::LineChart steps = pca_steps_chart(p, slow);
-      save(steps, "grad_pca_steps", "The same projections against the step (the SlimCLR paper's view)." + note(steps));
+    if (fs::is_regular_file(diag / "pca.jsonl")) {
+      PcaTrajectory p = read_pca((diag / "pca.jsonl").string());
+      if (!p.steps.empty()) {
+        plot::ScatterChart trajectory = pca_chart(p, slow);
+        if (!from_zero) trajectory.title += session;
+        save(trajectory, "grad_pca" + suffix,
+             "Direction over time" + session + ": the flattened gradient of " + p.layer + " at each diagnostic step "
+             "projected on its first two principal components, coloured by step and joined in order. A smooth path is "
+             "a consistent optimization; jumps are divergent directions.");
+        plot::LineChart steps = pca_steps_chart(p, slow, from_zero);
+        if (!from_zero) steps.title += session;
+        save(steps, "grad_pca_steps" + suffix,
+             "The same projections against the step (the SlimCLR paper's view)" + session + "." + note(steps));
+      }
     }
+  };
+  draw_diagnostics(fs::path(run_dir) / "diag", "", "");
+  std::vector<std::pair<long long, fs::path>> sessions;
+  for (auto& e : fs::directory_iterator(run_dir)) {
+    long long from = 0;
+    std::string name = e.path().filename().string();
+    if (e.is_directory() && std::sscanf(name.c_str(), "diag_from_step_%lld", &from) == 1 &&
+        name == "diag_from_step_" + std::to_string(from))
+      sessions.emplace_back(from, e.path());
   }
+  std::sort(sessions.begin(), sessions.end());
+  for (auto& [from, dir] : sessions)
+    draw_diagnostics(dir / "diag", "_from_" + std::to_string(from),
+                     " (slimssl diag from step " + std::to_string(from) + ")");
 
   fs::path tsne = fs::path(run_dir) / "eval" / "tsne.safetensors";
   if (fs::is_regular_file(tsne)) {

@@ -91,15 +91,19 @@ Tensor encode_images(train::Encoder& enc, const Tensor& images, int wi, int64_t 
 }
 
 Tensor extract_features(train::Encoder& enc, const data::Dataset& ds, const std::vector<int64_t>& indices,
-                        const data::AugmentPipeline& p, uint64_t seed, uint32_t view, int wi, int64_t batch) {
+                        const data::AugmentPipeline& p, uint64_t seed, uint32_t view, int wi, int64_t batch,
+                        const Log& log, const std::string& what) {
   NoGradGuard ng;
   enc.eval();
   SLIMSSL_CHECK(!indices.empty(), "extract_features: no images selected from ", ds.source);
+  util::Progress progress(what, static_cast<int64_t>(indices.size()), "images", log);
   std::vector<Tensor> parts;
   for (size_t b = 0; b < indices.size(); b += batch) {
     std::vector<int64_t> idx(indices.begin() + b, indices.begin() + std::min(indices.size(), b + batch));
     parts.push_back(enc.features(data::augment_batch(ds, idx, p, seed, 0, view), wi).contiguous());
+    progress.add(static_cast<int64_t>(idx.size()));
   }
+  progress.finish();
   return parts.size() == 1 ? parts[0] : concat(parts, 0);
 }
 
@@ -111,7 +115,7 @@ std::string SplitFeatures::summary() const {
   return (computed ? buf : "read from ") + path;
 }
 
-SplitFeatures split_features(const EvalSubject& s, const std::string& split, Transform t, int wi) {
+SplitFeatures split_features(const EvalSubject& s, const std::string& split, Transform t, int wi, const Log& log) {
   auto t0 = std::chrono::steady_clock::now();
   const data::Dataset& ds = s.split(split);
   const train::TrainConfig& c = s.config();
@@ -131,7 +135,8 @@ SplitFeatures split_features(const EvalSubject& s, const std::string& split, Tra
     std::vector<int64_t> all(ds.size());
     for (int64_t i = 0; i < ds.size(); ++i) all[i] = i;
     eval::FeatureFile f;
-    f.features = extract_features(s.encoder(), ds, all, p, c.seed, 0, wi);
+    f.features = extract_features(s.encoder(), ds, all, p, c.seed, 0, wi, 256, log,
+                                  "width " + width + ": " + split + " features (" + transform_name(t) + ")");
     f.labels = ds.labels.contiguous();
     f.metadata = {{"run", s.where.run_dir}, {"checkpoint", s.where.checkpoint},
                   {"step", std::to_string(s.loaded.step)}};
@@ -139,6 +144,24 @@ SplitFeatures split_features(const EvalSubject& s, const std::string& split, Tra
   }, &out.computed);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
+}
+
+std::pair<Tensor, Tensor> split_or_subset(const EvalSubject& s, const std::string& split, Transform t, int64_t count,
+                                          uint64_t seed, uint32_t purpose, int wi, const Log& log) {
+  const data::Dataset& ds = s.split(split);
+  std::string w = width_label(s.widths()[wi]);
+  if (count <= 0 || count >= ds.size()) {
+    SplitFeatures f = split_features(s, split, t, wi, log);
+    if (log) log("width " + w + ": " + split + " features (" + transform_name(t) + ") " + f.summary());
+    return {f.file.features, f.file.labels};
+  }
+  auto idx = seeded_subset(ds.size(), count, seed, purpose);
+  const data::AugmentPipeline& p = t == Transform::Eval ? s.eval_transform : s.train_views.first;
+  Tensor x = extract_features(s.encoder(), ds, idx, p, s.config().seed, 0, wi, 256, log,
+                              "width " + w + ": " + std::to_string(idx.size()) + " " + split + " images (" +
+                                  transform_name(t) + ")");
+  Tensor y = index_select(ds.labels, 0, Tensor::from_vector<int64_t>(idx, {static_cast<int64_t>(idx.size())}));
+  return {x, y};
 }
 
 std::vector<int64_t> seeded_subset(int64_t n, int64_t count, uint64_t seed, uint32_t purpose) {

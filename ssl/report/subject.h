@@ -10,8 +10,12 @@
 #include "ssl/eval/feature_cache.h"
 #include "ssl/report/run_files.h"
 #include "ssl/train/checkpoint.h"
+#include "ssl/util/progress.h"
 
 namespace slimssl::report {
+
+// Progress lines ("width 0.50: train features (eval): 2048/10000 images ..."); may be empty.
+using Log = util::LineSink;
 
 struct EvalSubject {
   RunLocation where;
@@ -35,9 +39,11 @@ EvalSubject open_subject(const std::string& run_or_checkpoint, const std::string
 // backbone in eval mode, no gradients, `batch` images at a time.
 Tensor encode_images(train::Encoder& enc, const Tensor& images, int wi, int64_t batch = 256);
 // Renders ds[indices] through `p` (view `view` of epoch 0 under augmentation seed `seed`) in
-// batches and encodes them; never holds more than one batch of images.
+// batches and encodes them; never holds more than one batch of images. With a log, a progress
+// line (rate, ETA) headed `what` every few seconds and at the end.
 Tensor extract_features(train::Encoder& enc, const data::Dataset& ds, const std::vector<int64_t>& indices,
-                        const data::AugmentPipeline& p, uint64_t seed, uint32_t view, int wi, int64_t batch = 256);
+                        const data::AugmentPipeline& p, uint64_t seed, uint32_t view, int wi, int64_t batch = 256,
+                        const Log& log = {}, const std::string& what = "features");
 
 enum class Transform { Eval, TrainAugment };
 const char* transform_name(Transform t);  // "eval", "augment"
@@ -53,7 +59,14 @@ struct SplitFeatures {
 // RUN_DIR/features/<checkpoint>_<split>_<transform>_w<width>.safetensors. The cache key holds the
 // encoder's fingerprint, the data source, split, transform (and its seed), width and image count,
 // so a retrained checkpoint or a different data set never reuses stale features.
-SplitFeatures split_features(const EvalSubject& s, const std::string& split, Transform t, int wi);
+SplitFeatures split_features(const EvalSubject& s, const std::string& split, Transform t, int wi,
+                             const Log& log = {});
+
+// Features and labels of a split at width index wi: the whole split through the cache when
+// count <= 0 or covers it, else a seeded subset (seeded_subset with `purpose`) extracted directly
+// (cheap to recompute; it would only pollute the cache). Logs where the features came from.
+std::pair<Tensor, Tensor> split_or_subset(const EvalSubject& s, const std::string& split, Transform t, int64_t count,
+                                          uint64_t seed, uint32_t purpose, int wi, const Log& log = {});
 
 // A sorted, seeded subset of [0, n) of min(count, n) indices (count <= 0: all of them). `purpose`
 // separates the subsets drawn with one seed (bank, test, metrics sample, ...).

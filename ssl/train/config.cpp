@@ -8,25 +8,77 @@
 namespace slimssl::train {
 namespace {
 
-// One table drives parsing, serialization and the unknown-key check.
-template <class F>
-void for_each_field(TrainConfig& c, F&& f) {
-  f("name", c.name); f("data", c.data); f("train_subset", c.train_subset); f("augment", c.augment);
-  f("image_size", c.image_size); f("in_channels", c.in_channels); f("model", c.model);
-  f("widths", c.widths); f("head", c.head); f("head_dim", c.head_dim); f("head_hidden", c.head_hidden);
-  f("framework", c.framework); f("temperature", c.temperature); f("queue_size", c.queue_size);
-  f("ema_momentum", c.ema_momentum); f("shuffle_bn_groups", c.shuffle_bn_groups);
-  f("slim_start_epoch", c.slim_start_epoch); f("slim_start_lr", c.slim_start_lr);
-  f("loss_weights", c.loss_weights); f("distill", c.distill); f("distill_alpha", c.distill_alpha);
-  f("distill_t_teacher", c.distill_t_teacher); f("distill_t_student", c.distill_t_student);
-  f("epochs", c.epochs); f("batch_size", c.batch_size); f("optimizer", c.optimizer); f("lr", c.lr);
-  f("lr_schedule", c.lr_schedule); f("lr_milestones", c.lr_milestones); f("warmup_epochs", c.warmup_epochs);
-  f("weight_decay", c.weight_decay); f("momentum", c.momentum); f("nesterov", c.nesterov);
-  f("grad_clip", c.grad_clip); f("seed", c.seed); f("device", c.device); f("threads", c.threads);
-  f("log_every", c.log_every); f("checkpoint_every", c.checkpoint_every);
-  f("keep_checkpoints", c.keep_checkpoints); f("max_steps", c.max_steps); f("knn_every", c.knn_every);
-  f("knn_k", c.knn_k); f("knn_t", c.knn_t); f("knn_bank_size", c.knn_bank_size);
-  f("knn_test_size", c.knn_test_size); f("diag_every", c.diag_every);
+using Choices = std::vector<std::string>;
+
+// THE definition of every key: name, field, meaning, and for keys with a closed set of values,
+// the values. It drives parsing, the unknown-key and type checks, the allowed-value check,
+// serialization and `slimssl config keys`; the default is the field's initial value in config.h.
+template <class C, class F>
+void for_each_field(C& c, F&& f) {
+  const Choices none;
+  // data
+  f("name", c.name, "run name; the default run directory is runs/NAME", none);
+  f("data", c.data, "data set: a path (image folder, .tar/.tar.gz, CIFAR batches, IDX files) or a name "
+    "(fashion-mnist); see slimssl data", none);
+  f("train_subset", c.train_subset, "train on a fixed random subset of this many images (0: all)", none);
+  f("augment", c.augment, "augmentation preset of the two views; none: both views are the un-augmented "
+    "image (resize, centre crop, normalize), for debugging and step-by-step checks", data::augment_preset_names());
+  f("image_size", c.image_size, "view size in pixels (the crop's output), at least 8", none);
+  f("in_channels", c.in_channels, "model input channels, 1 or 3 (a gray set is replicated to 3)", none);
+  // model
+  f("model", c.model, "backbone architecture (slimssl models)", models::zoo_names());
+  f("widths", c.widths, "widths trained, descending, in (0, 1]; more than one: SlimCLR (starting at 1.0)", none);
+  f("head", c.head, "projection head: simple (d-d-out MLP), wide (d-2d-out), deep (d-d-d-out), mocov3 (BN MLP)", Choices{"simple", "wide", "deep", "mocov3"});
+  f("head_dim", c.head_dim, "embedding size of the projection head, > 0", none);
+  f("head_hidden", c.head_hidden, "hidden size of the mocov3 head and predictor (0: 4096)", none);
+  // framework
+  f("framework", c.framework, "contrastive framework (docs/training.md)", Choices{"mocov2", "mocov3", "simclr"});
+  f("temperature", c.temperature, "InfoNCE temperature, > 0", none);
+  f("queue_size", c.queue_size, "MoCo v2 queue of negative keys; a multiple of batch_size", none);
+  f("ema_momentum", c.ema_momentum, "key encoder EMA momentum in [0, 1] (mocov3: rises to 1 on a cosine)", none);
+  f("shuffle_bn_groups", c.shuffle_bn_groups, "key batch-norm statistics over this many shuffled sub-batches; "
+    "divides batch_size", none);
+  // SlimCLR
+  f("slim_start_epoch", c.slim_start_epoch, "slow start: sub-networks get no loss before this epoch, in [0, epochs)",
+    none);
+  f("slim_start_lr", c.slim_start_lr, "> 0: restart the schedule at this lr when the sub-networks start (0: "
+    "continue it)", none);
+  f("loss_weights", c.loss_weights, "per-width loss weights: \"size\" (full width 1 + sum(w) - max(w), others 1), "
+    "\"uniform\", or a list of numbers >= 0", none);
+  f("distill", c.distill, "online distillation of sub-networks from the full width's logits", none);
+  f("distill_alpha", c.distill_alpha, "sub-network loss = (1 - alpha) InfoNCE + alpha KD, alpha in [0, 1]", none);
+  f("distill_t_teacher", c.distill_t_teacher, "distillation temperature of the teacher (full width), > 0", none);
+  f("distill_t_student", c.distill_t_student, "distillation temperature of the students, > 0", none);
+  // optimization
+  f("epochs", c.epochs, "epochs, at least 1", none);
+  f("batch_size", c.batch_size, "images per step, at least 2", none);
+  f("optimizer", c.optimizer, "optimizer: SGD with momentum, LARS (layer-wise trust ratio), or AdamW", Choices{"sgd", "lars", "adamw"});
+  f("lr", c.lr, "base learning rate, > 0", none);
+  f("lr_schedule", c.lr_schedule, "learning-rate schedule over the epochs", Choices{"cosine", "step", "constant"});
+  f("lr_milestones", c.lr_milestones, "step schedule: epochs at which the lr is multiplied by 0.1", none);
+  f("warmup_epochs", c.warmup_epochs, "linear warm-up epochs, in [0, epochs)", none);
+  f("weight_decay", c.weight_decay, "weight decay of conv and linear weights (not norms, biases), >= 0", none);
+  f("momentum", c.momentum, "SGD/LARS momentum (AdamW beta1), in [0, 1)", none);
+  f("nesterov", c.nesterov, "Nesterov momentum (sgd)", none);
+  f("grad_clip", c.grad_clip, "clip the global gradient norm to this (0: off)", none);
+  // run
+  f("seed", c.seed, "seed of every random decision (initialization, data order, augmentation)", none);
+  f("device", c.device, "where to train (auto: a GPU when the build and the machine have one)", Choices{"auto", "cpu", "cuda"});
+  f("threads", c.threads, "CPU threads (0: OpenMP's default)", none);
+  f("log_every", c.log_every, "steps between progress lines within an epoch, >= 1", none);
+  f("checkpoint_every", c.checkpoint_every, "steps between checkpoints (one is also saved at the end), >= 1",
+    none);
+  f("keep_checkpoints", c.keep_checkpoints, "keep only the newest this many checkpoints, >= 1", none);
+  f("max_steps", c.max_steps, "stop after this many steps (0: run every epoch)", none);
+  // kNN monitor
+  f("knn_every", c.knn_every, "epochs between kNN evaluations, fractions allowed (0.5: twice an epoch); "
+    "0: only at the end", none);
+  f("knn_k", c.knn_k, "kNN neighbours, >= 1", none);
+  f("knn_t", c.knn_t, "kNN temperature, > 0", none);
+  f("knn_bank_size", c.knn_bank_size, "training images in the kNN feature bank (0: all)", none);
+  f("knn_test_size", c.knn_test_size, "test images the kNN monitor scores (0: all)", none);
+  // gradient diagnostics
+  f("diag_every", c.diag_every, "steps between gradient diagnostics (docs/diagnostics.md); 0: off", none);
 }
 
 template <class T>
@@ -58,23 +110,38 @@ void read_field(const nlohmann::json& v, const std::string& key, const std::stri
 
 nlohmann::json TrainConfig::to_json() const {
   nlohmann::json j;
-  TrainConfig copy = *this;
-  for_each_field(copy, [&](const char* k, auto& v) { j[k] = v; });
+  for_each_field(*this, [&](const char* k, const auto& v, const char*, const Choices&) { j[k] = v; });
   return j;
+}
+
+std::vector<ConfigKey> config_keys() {
+  std::vector<ConfigKey> out;
+  const TrainConfig defaults;
+  for_each_field(defaults, [&](const char* k, const auto& v, const char* meaning, const Choices& choices) {
+    using T = std::decay_t<decltype(v)>;
+    const char* type = std::is_same_v<T, std::string>                   ? "string"
+                       : std::is_same_v<T, bool>                        ? "boolean"
+                       : std::is_integral_v<T>                          ? "integer"
+                       : std::is_floating_point_v<T>                    ? "number"
+                       : std::is_same_v<T, std::vector<double>>         ? "list of numbers"
+                                                                        : "string or list of numbers";
+    out.push_back({k, type, nlohmann::json(v), meaning, choices});
+  });
+  return out;
 }
 
 TrainConfig config_from_json(const nlohmann::json& j, const std::string& origin) {
   SLIMSSL_CHECK(j.is_object(), origin, ": a config must be a JSON object");
   TrainConfig c;
   std::vector<std::string> known;
-  for_each_field(c, [&](const char* k, auto&) { known.push_back(k); });
+  for_each_field(c, [&](const char* k, auto&, const char*, const Choices&) { known.push_back(k); });
   for (auto& [key, value] : j.items()) {
     if (key.rfind("_comment", 0) == 0 || key == "description") continue;  // documentation keys
     if (std::find(known.begin(), known.end(), key) == known.end()) {
       fail(origin, ": unknown key '", key, "' (known keys: ", join_names(known), ")");
     }
   }
-  for_each_field(c, [&](const char* k, auto& field) {
+  for_each_field(c, [&](const char* k, auto& field, const char*, const Choices&) {
     if (j.contains(k)) read_field(j.at(k), k, origin, field);
   });
   validate(c);
@@ -126,14 +193,17 @@ std::vector<double> resolve_loss_weights(const TrainConfig& c) {
 
 void validate(const TrainConfig& c) {
   auto need = [](bool ok, const char* key, auto... why) { SLIMSSL_CHECK(ok, "key '", key, "': ", why...); };
+  for_each_field(c, [&](const char* k, const auto& v, const char*, const Choices& choices) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>)
+      need(choices.empty() || std::find(choices.begin(), choices.end(), v) != choices.end(), k, "unknown value '", v,
+           "' (known: ", join_names(choices), ")");
+  });
   need(!c.widths.empty(), "widths", "needs at least one width");
   for (size_t i = 0; i < c.widths.size(); ++i) {
     need(c.widths[i] > 0 && c.widths[i] <= 1, "widths", "width ", c.widths[i], " is outside (0, 1]");
     need(i == 0 || c.widths[i] < c.widths[i - 1], "widths", "must be strictly descending");
   }
   need(c.widths[0] == 1.0 || c.widths.size() == 1, "widths", "a slimmable run must start with the full width 1.0");
-  need(c.framework == "mocov2" || c.framework == "mocov3" || c.framework == "simclr", "framework",
-       "expected mocov2, mocov3 or simclr, got '", c.framework, "'");
   need(c.temperature > 0, "temperature", "must be > 0, got ", c.temperature);
   need(c.batch_size >= 2, "batch_size", "must be at least 2, got ", c.batch_size);
   need(c.epochs >= 1, "epochs", "must be at least 1, got ", c.epochs);
@@ -153,26 +223,12 @@ void validate(const TrainConfig& c) {
   need(c.distill_t_teacher > 0 && c.distill_t_student > 0, "distill_t_teacher",
        "distillation temperatures must be > 0");
   need(c.lr > 0, "lr", "must be > 0, got ", c.lr);
-  need(c.lr_schedule == "cosine" || c.lr_schedule == "step" || c.lr_schedule == "constant", "lr_schedule",
-       "expected cosine, step or constant, got '", c.lr_schedule, "'");
-  need(c.optimizer == "sgd" || c.optimizer == "lars" || c.optimizer == "adamw", "optimizer",
-       "expected sgd, lars or adamw, got '", c.optimizer, "'");
   need(c.weight_decay >= 0, "weight_decay", "must be >= 0");
   need(c.momentum >= 0 && c.momentum < 1, "momentum", "must be in [0, 1)");
   need(c.warmup_epochs >= 0 && c.warmup_epochs < c.epochs, "warmup_epochs", "must be in [0, epochs)");
   need(c.image_size >= 8, "image_size", "must be at least 8, got ", c.image_size);
   need(c.in_channels == 1 || c.in_channels == 3, "in_channels", "must be 1 or 3");
   need(c.head_dim > 0, "head_dim", "must be > 0");
-  need(c.head == "simple" || c.head == "wide" || c.head == "deep" || c.head == "mocov3", "head",
-       "expected simple, wide, deep or mocov3, got '", c.head, "'");
-  auto listed = [](const std::vector<std::string>& names, const std::string& n) {
-    return std::find(names.begin(), names.end(), n) != names.end();
-  };
-  need(listed(models::zoo_names(), c.model), "model", "unknown architecture '", c.model, "' (known: ",
-       join_names(models::zoo_names()), ")");
-  need(listed(data::augment_preset_names(), c.augment), "augment", "unknown preset '", c.augment, "' (known: ",
-       join_names(data::augment_preset_names()), ")");
-  need(c.device == "auto" || c.device == "cpu" || c.device == "cuda", "device", "expected auto, cpu or cuda");
   need(c.train_subset >= 0, "train_subset", "must be >= 0");
   need(c.log_every >= 1, "log_every", "must be >= 1");
   need(c.checkpoint_every >= 1, "checkpoint_every", "must be >= 1");

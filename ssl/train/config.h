@@ -68,6 +68,16 @@ struct TrainConfig {
   nlohmann::json to_json() const;
 };
 
+// One key of the configuration, for `slimssl config keys`: generated from the same definitions
+// the parser and validator use (config.cpp), so the list cannot drift from what is accepted.
+struct ConfigKey {
+  std::string name, type;
+  nlohmann::json default_value;
+  std::string meaning;
+  std::vector<std::string> choices;  // the allowed values of a string key; empty: any
+};
+std::vector<ConfigKey> config_keys();
+
 // Parses and validates. `origin` names the source in messages (a file path).
 TrainConfig config_from_json(const nlohmann::json& j, const std::string& origin);
 TrainConfig load_config(const std::string& path, const std::vector<std::string>& overrides);

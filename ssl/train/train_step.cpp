@@ -47,7 +47,7 @@ StepResult TrainStep::run(const Tensor& view1, const Tensor& view2, int64_t step
   opt_.zero_grad();
   if (diagnostics_ && c.diag_every > 0 && (step + 1) % c.diag_every == 0) diagnostics_->backward_and_record(sl, step + 1);
   else sl.loss.backward();
-  r.lr = learning_rate(c, epoch);
+  r.lr = constant_lr_ > 0 ? constant_lr_ : learning_rate(c, epoch);
   opt_.step(r.lr);
   learner_.after_step(clock_.progress_after(step));
   return r;

@@ -3,6 +3,7 @@
 // learner's loss, the backward pass (through the gradient diagnostics on their steps), the
 // learning rate, the optimizer update, the key encoder's EMA and the queue.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 #include "ssl/data/augment.h"
@@ -24,7 +25,7 @@ struct StepClock {
   double epoch(int64_t step) const { return static_cast<double>(step) / static_cast<double>(steps_per_epoch); }
   // The training progress in [0, 1] once `step` is done (MoCo v3's momentum schedule).
   double progress_after(int64_t step) const {
-    return static_cast<double>(step + 1) / static_cast<double>(total_steps);
+    return std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(total_steps));
   }
 };
 
@@ -55,12 +56,15 @@ class TrainStep {
   StepResult run(const Tensor& view1, const Tensor& view2, int64_t step);
 
   const StepClock& clock() const { return clock_; }
+  // lr > 0: this constant learning rate instead of the schedule (slimssl diag --lr).
+  void set_constant_lr(double lr) { constant_lr_ = lr; }
 
  private:
   Learner& learner_;
   Optimizer& opt_;
   StepClock clock_;
   diag::GradientDiagnostics* diagnostics_;
+  double constant_lr_ = 0;
 };
 
 }  // namespace slimssl::train

@@ -14,9 +14,13 @@
 #include "ssl/diag/gradient_diagnostics.h"
 #include "ssl/eval/knn.h"
 #include "ssl/train/checkpoint.h"
+#include "ssl/train/input_spec.h"
 #include "ssl/train/learner.h"
 #include "ssl/train/optimizer.h"
+#include "ssl/train/run_log.h"
 #include "ssl/train/train_step.h"
+#include "ssl/train/warm_start.h"
+#include "ssl/util/progress.h"
 
 namespace slimssl::train {
 namespace fs = std::filesystem;
@@ -33,13 +37,9 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, uint32_t epoch, uint3
   return random_permutation(n, RandomStream(seed, epoch, 0, 0x4f524400u | purpose));
 }
 
-std::string fmt_duration(double s) {
-  char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%.0fs", s);
-  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
-  else std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, int(s) % 3600 / 60);
-  return buf;
-}
+}  // namespace
+
+namespace {
 
 struct Monitor {
   data::Dataset bank, test;
@@ -121,6 +121,7 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
   data::Dataset full_train = open("train");
   data::Dataset train_set = take(full_train, c.train_subset, c.seed, 1);
   auto norm = data::normalization_for(full_train);
+  save_input_spec(o.run_dir, input_spec(c, norm));
   int channels = static_cast<int>(c.in_channels);
   data::ViewPipelines views = data::augment_preset(c.augment, static_cast<int>(c.image_size), norm, channels);
   Monitor monitor;
@@ -133,6 +134,9 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
                 train_set.size(), " images)");
   int64_t total_steps = steps_per_epoch * c.epochs;
   if (c.max_steps > 0) total_steps = std::min(total_steps, c.max_steps);
+  const double momentum_steps = static_cast<double>(o.until_step > 0 ? steps_per_epoch * c.epochs : total_steps);
+  if (o.until_step > 0) total_steps = o.until_step;
+  const int64_t knn_period = c.knn_every > 0 ? std::max<int64_t>(1, std::llround(c.knn_every * steps_per_epoch)) : 0;
 
   // ---- model and optimizer ----
   Learner learner(c);
@@ -146,13 +150,18 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
     SLIMSSL_CHECK(!ckpt.empty(), "--resume: no checkpoint in '", checkpoint_dir(o.run_dir), "'");
     step = load_checkpoint(ckpt, learner, opt);
     if (!o.quiet) std::printf("resumed from %s (step %lld)\n", ckpt.c_str(), static_cast<long long>(step));
+  } else if (!o.init.empty()) {
+    WarmStartReport ws = warm_start(learner, o.init);
+    std::ofstream(fs::path(o.run_dir) / "init.json") << ws.to_json().dump(2) << "\n";
+    if (!o.quiet)
+      for (auto& line : ws.lines()) std::printf("%s\n", line.c_str());
   }
 
   std::unique_ptr<diag::GradientDiagnostics> diagnostics;
   if (c.diag_every > 0)
     diagnostics = std::make_unique<diag::GradientDiagnostics>(q, c.widths, (fs::path(o.run_dir) / "diag").string());
 
-  std::ofstream metrics(fs::path(o.run_dir) / "metrics.jsonl", o.resume ? std::ios::app : std::ios::trunc);
+  RunLog metrics(o.run_dir, o.resume);
   g_stop.store(false);
   auto old_int = std::signal(SIGINT, on_signal);
   auto old_term = std::signal(SIGTERM, on_signal);
@@ -167,7 +176,7 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
     KnnRow row{epoch, knn_eval(learner, monitor, c)};
     nlohmann::json rec = {{"type", "knn"}, {"epoch", epoch}, {"step", step}};
     for (size_t wi = 0; wi < c.widths.size(); ++wi) rec["top1"][width_label(c.widths[wi])] = row.top1[wi];
-    metrics << rec.dump() << "\n" << std::flush;
+    metrics.write(rec);
     if (!o.quiet) {
       std::printf("  kNN (k=%lld, T=%.2f) top-1:", static_cast<long long>(c.knn_k), c.knn_t);
       for (size_t wi = 0; wi < c.widths.size(); ++wi) std::printf("  w%s %.2f%%", width_label(c.widths[wi]).c_str(), row.top1[wi]);
@@ -179,7 +188,9 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
   double window_start = seconds();
   int64_t window_images = 0, start_step = step;
   std::vector<double> last_loss(c.widths.size(), 0.0);
-  TrainStep train_step(learner, opt, {steps_per_epoch, total_steps}, diagnostics.get());
+  // The momentum schedule follows the run's own length, also when diag stops it early.
+  TrainStep train_step(learner, opt, {steps_per_epoch, static_cast<int64_t>(momentum_steps)}, diagnostics.get());
+  train_step.set_constant_lr(o.constant_lr);
   while (step < total_steps) {
     int64_t epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
     auto order = epoch_order(train_set.size(), c.seed, static_cast<uint32_t>(epoch), 0);
@@ -188,6 +199,8 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
     StepResult done = train_step.run(batch.view1, batch.view2, step);
     const StepLoss& sl = done.loss;
     const double lr = done.lr;
+    if (step == start_step) result.first_lr = lr;
+    result.last_lr = lr;
     ++step;
     window_images += c.batch_size;
 
@@ -205,13 +218,13 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
         rec["info_nce"][w] = sl.widths[wi].info_nce;
         if (wi > 0 && c.distill) rec["distill"][w] = sl.widths[wi].distill;
       }
-      metrics << rec.dump() << "\n" << std::flush;
+      metrics.write(rec);
       if (!o.quiet) {
         std::printf("epoch %lld/%lld step %lld/%lld | loss", static_cast<long long>(step / steps_per_epoch + (end_of_epoch ? 0 : 1)),
                     static_cast<long long>(c.epochs), static_cast<long long>(step), static_cast<long long>(total_steps));
         for (size_t wi = 0; wi < c.widths.size(); ++wi)
           if (sl.active[wi]) std::printf(" w%s %.3f", width_label(c.widths[wi]).c_str(), sl.widths[wi].info_nce);
-        std::printf(" | lr %.4f | %.0f img/s | ETA %s\n", lr, rate, fmt_duration(eta).c_str());
+        std::printf(" | lr %.4f | %.0f img/s | ETA %s\n", lr, rate, util::format_duration(eta).c_str());
         std::fflush(stdout);
       }
       window_start = now, window_images = 0;
@@ -225,17 +238,15 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
         std::printf("interrupted: checkpoint %s saved; continue with --resume\n", result.checkpoint.c_str());
       break;
     }
-    if (end_of_epoch && c.knn_every > 0 && step < total_steps) {
-      int64_t e = step / steps_per_epoch;
-      if (std::fmod(static_cast<double>(e), c.knn_every) < 1e-9) run_knn(static_cast<double>(e));
-    }
+    if (knn_period > 0 && step % knn_period == 0 && step < total_steps)
+      run_knn(static_cast<double>(step) / steps_per_epoch);
   }
   if (diagnostics) diagnostics->finish();
   std::signal(SIGINT, old_int);
   std::signal(SIGTERM, old_term);
   if (!result.interrupted) {
     result.checkpoint = save_checkpoint(o.run_dir, learner, opt, step, c.keep_checkpoints);
-    if (step > start_step || result.knn.empty()) run_knn(static_cast<double>(step) / steps_per_epoch);
+    if (o.final_knn && (step > start_step || result.knn.empty())) run_knn(static_cast<double>(step) / steps_per_epoch);
   }
   result.steps = step;
   result.seconds = seconds();

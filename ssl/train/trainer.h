@@ -21,12 +21,19 @@ struct TrainResult {
   std::string checkpoint;     // the last checkpoint written
   std::vector<KnnRow> knn;    // every kNN evaluation of this invocation
   std::vector<double> last_loss;  // per width, the last logged step
+  double first_lr = 0, last_lr = 0;  // the learning rate of this invocation's first and last step
 };
 
 struct TrainOptions {
   std::string run_dir;
   bool resume = false;
   bool quiet = false;  // no progress lines (tests)
+  std::string init;    // a new run starts from these weights (ssl/train/warm_start.h)
+  // slimssl diag: run until this step, past the schedule's end if need be (the scheduled lr then
+  // holds its end value), at a constant lr when it is > 0, and skip the final kNN.
+  int64_t until_step = 0;
+  double constant_lr = 0;
+  bool final_knn = true;
 };
 
 // The run's optimizer over the query encoder: weight decay and LARS adaptation on conv/linear
