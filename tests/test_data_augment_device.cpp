@@ -370,6 +370,20 @@ TEST_CASE("a streamed host batch gives the resident set's views", "[cuda][data][
   // without labels they come back -1
   const TwoViewBatch unlabelled = make_views_streamed(images, Tensor(), indices, v.first, v.second, 31, 9);
   CHECK(download_i64(unlabelled.labels) == std::vector<int64_t>(B, -1));
+  // batches of other sizes in a row: the staging slots alternate and grow
+  for (const std::vector<int64_t>& batch : {std::vector<int64_t>{7}, {1, 2, 4, 8, 9, 10, 11, 13}, {14, 6, 5}}) {
+    const int64_t n = static_cast<int64_t>(batch.size());
+    Tensor im = Tensor::empty({n, 30, 34, 3}, DType::U8), lab = Tensor::empty({n}, DType::I64);
+    for (int64_t b = 0; b < n; ++b) {
+      std::memcpy(im.data<uint8_t>() + b * bytes, ds.image(batch[b]), bytes);
+      lab.data<int64_t>()[b] = ds.label(batch[b]);
+    }
+    const TwoViewBatch s = make_views_streamed(im, lab, batch, v.first, v.second, 32, 1);
+    const TwoViewBatch r = make_views_device(dev, batch, v.first, v.second, 32, 1);
+    INFO("streamed batch of " << n);
+    CHECK(read_view(s.view2) == read_view(r.view2));
+    CHECK(download_i64(s.labels) == download_i64(r.labels));
+  }
 }
 
 TEST_CASE("device indices out of range are refused, or give NaN views without reading out of range",

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include "engine/cuda/cuda_backend.h"
 #include "kernels/augment.h"
+#include "ssl/data/batch_staging.h"
 #endif
 
 namespace slimssl::data {
@@ -23,10 +24,18 @@ struct Target {
   Tensor out;
 };
 
-// A host tensor's bytes on `device` (queued through the context's pinned staging).
+// A host tensor's bytes on `device`: a data set once, through the context's pinned staging.
 Tensor to_device(const Tensor& host, Device device) {
   Tensor dev = Tensor::empty(host.shape(), host.dtype(), device);
   context_of(device).upload(dev.raw(), host.raw(), host.numel() * host.itemsize());
+  return dev;
+}
+
+// A batch's host indices on `device`, through the batch staging slots (they never wait for work
+// queued after their previous use: ssl/data/batch_staging.h).
+Tensor indices_to_device(const int64_t* host, int64_t n, Device device) {
+  Tensor dev = Tensor::empty({n}, DType::I64, device);
+  stage_to_device(device, {{host, dev.raw(), static_cast<size_t>(n) * 8}});
   return dev;
 }
 
@@ -142,7 +151,7 @@ Tensor indices_on(const DeviceDataset& ds, const Tensor& indices, const char* op
   }
   const int64_t* p = indices.data<int64_t>();
   check_host_indices(std::vector<int64_t>(p, p + indices.numel()), ds.size(), op);
-  return to_device(indices, ds.device());
+  return indices_to_device(p, indices.numel(), ds.device());
 }
 
 TwoViewBatch two_views(const char* op, const kernels::AugmentSource& src, Device device, const Tensor& indices,
@@ -209,7 +218,7 @@ Tensor augment_batch_device(const DeviceDataset& ds, const std::vector<int64_t>&
   const kernels::AugmentSource src = source_of(ds, op);
   check_host_indices(indices, ds.size(), op);
   const int64_t batch = static_cast<int64_t>(indices.size());
-  const Tensor idx = to_device(Tensor::from_vector<int64_t>(indices, {batch}), ds.device());
+  const Tensor idx = indices_to_device(indices.data(), batch, ds.device());
   Tensor out = allocate_view(batch, output_channels(p, src.channels), p.out_size, ds.device(), f);
   render(op, src, ds.device(), idx, {{p, view, out}}, seed, epoch, Tensor(), false);
   return out;
@@ -227,9 +236,15 @@ TwoViewBatch make_views_streamed(const Tensor& images, const Tensor& labels, con
                                       labels.is_contiguous() && labels.device().is_cpu()),
                 op, ": labels must be an int64 [", batch, "] tensor on the CPU, or none");
   check_host_indices(indices, int64_t{1} << 32, op);
+  // One pinned slot for the batch's images, labels and indices (ssl/data/batch_staging.h).
+  const Tensor staged = Tensor::empty(images.shape(), DType::U8, device);
+  const Tensor staged_labels = labels.defined() ? Tensor::empty({batch}, DType::I64, device) : Tensor();
+  const Tensor idx = Tensor::empty({batch}, DType::I64, device);
+  stage_to_device(device, {{images.raw(), staged.raw(), static_cast<size_t>(images.numel())},
+                           {indices.data(), idx.raw(), static_cast<size_t>(batch) * 8},
+                           {labels.defined() ? labels.raw() : nullptr, labels.defined() ? staged_labels.raw() : nullptr,
+                            labels.defined() ? static_cast<size_t>(batch) * 8 : 0}});
   kernels::AugmentSource src;
-  const Tensor staged = to_device(images, device);  // through the pinned staging buffers
-  const Tensor staged_labels = labels.defined() ? to_device(labels, device) : Tensor();
   src.images = staged.data<uint8_t>();
   src.count = batch;
   src.height = static_cast<int32_t>(images.size(1));
@@ -237,7 +252,6 @@ TwoViewBatch make_views_streamed(const Tensor& images, const Tensor& labels, con
   src.channels = static_cast<int32_t>(images.size(3));
   src.by_position = true;
   src.labels = labels.defined() ? staged_labels.data<int64_t>() : nullptr;
-  const Tensor idx = to_device(Tensor::from_vector<int64_t>(indices, {batch}), device);
   // The staged tensors may be freed when this returns: the caching allocator reuses their blocks
   // only for work queued after the kernels that read them (one stream per device).
   return two_views(op, src, device, idx, p1, p2, seed, epoch, f, false);
@@ -249,7 +263,7 @@ std::vector<ViewParams> device_view_params(const DeviceDataset& ds, const std::v
   const kernels::AugmentSource src = source_of(ds, op);
   check_host_indices(indices, ds.size(), op);
   const int64_t batch = static_cast<int64_t>(indices.size());
-  const Tensor idx = to_device(Tensor::from_vector<int64_t>(indices, {batch}), ds.device());
+  const Tensor idx = indices_to_device(indices.data(), batch, ds.device());
   std::vector<ViewParams> params;
   render(op, src, ds.device(), idx, {{p, view, Tensor()}}, seed, epoch, Tensor(), false, &params);
   return params;

@@ -31,8 +31,9 @@ struct DeviceDataset {
   Device device() const { return images.device(); }
 };
 
-// Copies ds's images and labels to `device` once (queued through pinned staging; returns when the
-// host side is done, the device side follows in stream order).
+// Copies ds's images and labels to `device` once, through the device context's pinned staging
+// (4 MiB chunks in two buffers: it waits for its own earlier chunks, so upload before queuing a
+// step's work). The device side completes in stream order.
 DeviceDataset upload_dataset(const Dataset& ds, Device device = Device::cuda(0));
 
 struct DeviceViewFormat {
@@ -65,10 +66,11 @@ Tensor augment_batch_device(const DeviceDataset& ds, const std::vector<int64_t>&
                             uint64_t seed, uint32_t epoch, uint32_t view, const DeviceViewFormat& format = {});
 
 // A set that does not live on the device: `images` is the batch's uint8 [B, H, W, C] on the CPU
-// (what the decoder made for these indices), `labels` int64 [B] on the CPU or undefined. The images
-// go up through the device context's pinned staging buffers (copied into them on the host, then an
-// asynchronous copy queued on the stream; the host buffers may be reused when this returns), and
-// the views are made from them, keyed by `indices` exactly as make_views_device keys them.
+// (what the decoder made for these indices), `labels` int64 [B] on the CPU or undefined. Images,
+// labels and indices are copied on this thread into a pinned staging slot (ssl/data/batch_staging.h),
+// their device copies queued on the stream (the host tensors may be reused when this returns; it
+// does not wait for the device), and the views are made from them, keyed by `indices` exactly as
+// make_views_device keys them.
 TwoViewBatch make_views_streamed(const Tensor& images, const Tensor& labels, const std::vector<int64_t>& indices,
                                  const AugmentPipeline& p1, const AugmentPipeline& p2, uint64_t seed, uint32_t epoch,
                                  Device device = Device::cuda(0), const DeviceViewFormat& format = {});
