@@ -2,7 +2,8 @@
 # Packs everything the GPU check needs into one folder that travels to a GPU machine as a `carry`
 # path of the device tool (docs/gpu.md), so nothing is configured or built there:
 #   bin/*.xz        the CUDA build's binaries (Release, sm_90), stripped and xz-compressed:
-#                   slimssl_tests, the slimssl CLI and every kernel workbench (kernels/dev/*_dev.cu)
+#                   slimssl_tests, the slimssl CLI, every kernel workbench (kernels/dev/*_dev.cu) and
+#                   bench_augment_device
 #   lib/            the shared libraries they load that a stock CUDA image may lack (found with
 #                   ldd; cuBLAS and cuDNN are not packed: they come from PyTorch's wheels there)
 #   scripts/        gpu_check.sh and gpu_summary.py, as they were when the binaries were built
@@ -135,6 +136,7 @@ write_info_and_manifest() {
 # --- main ---------------------------------------------------------------------------------------
 BINARIES=(slimssl_tests slimssl)
 for src in kernels/dev/*_dev.cu; do BINARIES+=("$(basename "$src" .cu)"); done
+BINARIES+=(bench_augment_device)  # the augment_bench stage: device augmentation beside the CPU's
 
 t0=$SECONDS
 ensure_build

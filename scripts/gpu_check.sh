@@ -43,6 +43,7 @@ STAGES=(
   "cuda_ops       90  tests     gpu  bin:slimssl_tests,tag:[cuda][ops]          stage_catch_gpu [cuda][ops]"
   "memcheck       60  sanitizer gpu  bin:slimssl_tests,tool:compute-sanitizer   stage_sanitize memcheck"
   "kernel_bench  120  bench     gpu  bin:infonce_dev,bin:sliced_conv_dev        stage_kernel_bench"
+  "augment_bench  30  bench     gpu  bin:bench_augment_device                   stage_augment_bench"
   "racecheck      60  sanitizer gpu  bin:slimssl_tests,tool:compute-sanitizer   stage_sanitize racecheck"
   "synccheck      40  sanitizer gpu  bin:slimssl_tests,tool:compute-sanitizer   stage_sanitize synccheck"
   "step_bench    150  bench     gpu  cmd:bench,opt:bench.step:--json,peer:           stage_step_bench"
@@ -313,6 +314,12 @@ bench_run() {
 stage_kernel_bench() {
   bench_run infonce_dev $((STAGE_LIMIT * 2 / 5))
   bench_run sliced_conv_dev "$STAGE_LIMIT"
+  return $STAGE_RC
+}
+
+# Device augmentation vs the CPU reference (docs/data.md, "The device path"); about 10 s.
+stage_augment_bench() {
+  bench_run bench_augment_device "$STAGE_LIMIT"
   return $STAGE_RC
 }
 
