@@ -19,6 +19,7 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups, OptimizerConfig cfg) : grou
 }
 
 void Optimizer::zero_grad() {
+  if (flat_) return flat_->zero_grad();
   for (auto& g : groups_)
     for (auto& p : g.params) p.zero_grad();
 }
@@ -32,6 +33,11 @@ double sq_norm(const Tensor& t) {
 
 double Optimizer::step(double lr) {
   NoGradGuard ng;
+  for (auto& g : groups_)
+    if (!g.params.empty() && fused_optimizer_available(g.params[0].device())) {
+      step_fused(lr);
+      return std::nan("");
+    }
   double total = 0;
   for (auto& g : groups_)
     for (auto& p : g.params)
@@ -96,6 +102,7 @@ std::vector<std::pair<std::string, Tensor>> Optimizer::state() const {
 }
 
 void Optimizer::load_state(const std::vector<std::pair<std::string, Tensor>>& named) {
+  fused_.reset();  // the state tensors are replaced: the fused table is rebuilt on the next step
   for (auto& [key, t] : named) {
     size_t a = key.find('.'), b = key.rfind('.');
     SLIMSSL_CHECK(a != std::string::npos && b > a, "optimizer state: malformed key '", key, "'");

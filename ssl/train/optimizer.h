@@ -5,6 +5,9 @@
 #pragma once
 #include <string>
 #include <vector>
+#include <memory>
+#include "engine/flat_parameters.h"
+#include "engine/fused_optimizer.h"
 #include "engine/tensor.h"
 
 namespace slimssl::train {
@@ -32,7 +35,8 @@ class Optimizer {
  public:
   Optimizer(std::vector<ParamGroup> groups, OptimizerConfig cfg);
   // One update with learning rate `lr` from the accumulated .grad of every parameter (parameters
-  // with no gradient are skipped). Returns the gradient norm before clipping.
+  // with no gradient are skipped). Returns the gradient norm before clipping; NaN on CUDA, where
+  // the update is one fused launch over flat buffers (the norm stays on the device).
   double step(double lr);
   void zero_grad();
   // Named state tensors ("<group>.<index>.momentum", ...) and the step count, for checkpoints.
@@ -47,6 +51,11 @@ class Optimizer {
   OptimizerConfig cfg_;
   std::vector<std::vector<Tensor>> buf1_, buf2_;  // momentum / Adam moments, per group and param
   int64_t steps_ = 0;
+  // CUDA: the parameters' values and gradients in flat buffers (built on the first step) and the
+  // fused kernels' slot table over them and the state.
+  std::unique_ptr<FlatParameters> flat_;
+  std::unique_ptr<FusedOptimizer> fused_;
+  void step_fused(double lr);
 };
 
 // Learning-rate schedules as functions of the (fractional) epoch.
