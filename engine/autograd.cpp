@@ -82,6 +82,23 @@ void GradSink::add(size_t i, const Tensor& g) {
   if (in.is_leaf()) call_hooks(in.impl(), g, dst);
 }
 
+Tensor GradSink::destination(size_t i) {
+  if (!needs(i)) return {};
+  const Tensor& in = node_.inputs[i];
+  Tensor leaf = in;
+  std::function<Tensor(const Tensor&)> region;
+  if (!in.is_leaf()) {
+    const auto& view = in.impl().grad_fn;
+    if (!view->region || view->released || !view->inputs[0].is_leaf()) return {};
+    leaf = view->inputs[0], region = view->region;
+  }
+  if (!leaf.impl().hooks.empty()) return {};
+  TensorImpl& impl = leaf.impl();
+  if (!impl.grad) impl.grad = Tensor::zeros_like(leaf.detach()).impl_ptr();
+  Tensor grad(impl.grad);
+  return region ? region(grad) : grad;
+}
+
 void GradSink::add_region(size_t i, const std::function<Tensor(const Tensor&)>& region, const Tensor& g) {
   if (!needs(i)) return;
   Tensor dst = region(buffer(i));

@@ -42,6 +42,12 @@ class GradSink {
   // Adds g into region(grad of input i): how a view sends its gradient into its base. For a
   // parameter the region is a view of .grad itself, so the gradient lands there and nowhere else.
   void add_region(size_t i, const std::function<Tensor(const Tensor&)>& region, const Tensor& g);
+  // Where input i's gradient may be ADDED directly: the parameter's .grad, or the region of it
+  // that input i (a view of the parameter, e.g. a slimmable layer's weight slice) maps to.
+  // Undefined when that is not possible (an intermediate input, or a parameter with hooks, which
+  // must see every contribution): then use add(). A backward that writes its gradient into the
+  // destination (its kernel accumulating in place) must not also add() it.
+  Tensor destination(size_t i);
 
  private:
   Tensor& buffer(size_t i);

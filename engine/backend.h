@@ -63,7 +63,7 @@ class Backend {
   // allowed: out's dtype wins). out may be x itself (in-place).
   virtual void binary(BinaryOp op, const Tensor& x, const Tensor& y, const Tensor& out, double alpha = 1) = 0;
 
-  // ---- rows (x contiguous [rows, cols], float) ----
+  // ---- rows (x contiguous [rows, cols], out contiguous, float) ----
   // out [rows]: x's dtype (int64 for ArgMax). `denom` is Var's divisor.
   virtual void reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out, double denom = 0) = 0;
   // out [rows, cols] contiguous: softmax of each row, or log-softmax when `log`.

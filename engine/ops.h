@@ -1,10 +1,12 @@
-// The op API. Every op: checks its inputs (throwing an Error that names the op and the shapes),
-// computes on the inputs' device, and records its backward (see autograd.h). CPU reference
-// kernels accept any strides; float ops compute in float32 or float64.
+// The op API. Every op is a front: it checks its inputs (throwing an Error that names the op and
+// the shapes), allocates the output, calls the backend of the inputs' device (engine/backend.h)
+// and records its backward (see autograd.h). Inputs may have any strides; float ops accept
+// float32, float64 and bfloat16.
 #pragma once
 #include <optional>
 #include <vector>
 #include "engine/autograd.h"
+#include "engine/backend.h"
 #include "engine/tensor.h"
 
 namespace slimssl {
@@ -67,14 +69,8 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias = {});
 
 // ---------- convolution and pooling (engine/ops_conv.cpp, engine/ops_pool.cpp) ----------
-struct Conv2dParams {
-  int64_t stride_h = 1, stride_w = 1;
-  int64_t pad_h = 0, pad_w = 0;
-  int64_t dilation_h = 1, dilation_w = 1;
-  int64_t groups = 1;
-};
 // x [N, C, H, W], w [O, C/groups, kh, kw] (read through its strides: a slice of a larger weight
-// needs no copy), bias [O] or undefined.
+// needs no copy), bias [O] or undefined. (Conv2dParams: engine/backend.h.)
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = {}, const Conv2dParams& p = {});
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t pad = 0);
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t pad = 0);  // counts padding
@@ -114,7 +110,7 @@ int64_t wrap_dim(int64_t dim, int64_t rank, const char* op);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 // Checks that tensors share device (and dtype when `same_dtype`), naming the op.
 void check_same(const char* op, const Tensor& a, const Tensor& b, bool same_dtype = true);
-// CPU-only guard used by reference kernels until the CUDA backend implements the op.
-void require_cpu(const char* op, const Tensor& t);
+// Checks that t is defined and of a floating dtype, naming the op.
+void check_float(const char* op, const Tensor& t);
 
 }  // namespace slimssl

@@ -1,7 +1,7 @@
-// Elementwise arithmetic with broadcasting, and the unary math functions.
-#include <cmath>
-#include "engine/cpu/map.h"
+// Elementwise arithmetic with broadcasting, and the unary math functions: fronts over the
+// backend's unary/binary primitives (formulas in base/scalar_ops.h).
 #include "engine/ops.h"
+#include "engine/pointwise.h"
 
 namespace slimssl {
 
@@ -26,10 +26,19 @@ void check_same(const char* op, const Tensor& a, const Tensor& b, bool same_dtyp
                 dtype_name(b.dtype()), "), shapes ", shape_str(a.shape()), " and ", shape_str(b.shape()));
 }
 
-void require_cpu(const char* op, const Tensor& t) {
+void check_float(const char* op, const Tensor& t) {
   SLIMSSL_CHECK(t.defined(), op, ": undefined tensor argument");
-  SLIMSSL_CHECK(t.device().is_cpu(), op, ": no kernel for ", t.device().str(), " yet (tensor of shape ",
-                shape_str(t.shape()), ")");
+  SLIMSSL_CHECK(is_floating(t.dtype()), op, ": expected a floating-point tensor, got ", dtype_name(t.dtype()),
+                " of shape ", shape_str(t.shape()));
+}
+
+Tensor map_binary(const char* name, BinaryOp op, const Tensor& x, const Tensor& y, double alpha) {
+  check_same(name, x, y);
+  check_float(name, x);
+  Shape shape = broadcast_shapes(x.shape(), y.shape(), name);
+  Tensor out = shape == x.shape() ? empty_like_layout(x) : Tensor::empty(shape, x.dtype(), x.device());
+  backend_of(x).binary(op, x.detach().expand(shape), y.detach().expand(shape), out, alpha);
+  return out;
 }
 
 Tensor sum_to(const Tensor& g, const Shape& shape) {
@@ -44,15 +53,14 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
 }
 
 namespace {
-template <class F>
-Tensor binary(const char* op, const Tensor& a, const Tensor& b, F&& f) {
-  check_same(op, a, b);
-  return cpu::binary_map(op, a, b, broadcast_shapes(a.shape(), b.shape(), op), f);
+Tensor unary(const char* name, UnaryOp op, const Tensor& x, double a = 0, double b = 0) {
+  check_float(name, x);
+  return map_unary(op, x, a, b);
 }
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out = binary("add", a, b, [](auto x, auto y) { return x + y; });
+  Tensor out = map_binary("add", BinaryOp::Add, a, b);
   return record("add", out, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g, GradSink& s) {
     if (s.needs(0)) s.add(0, sum_to(g, sa));
     if (s.needs(1)) s.add(1, sum_to(g, sb));
@@ -60,7 +68,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
+  Tensor out = map_binary("sub", BinaryOp::Sub, a, b);
   return record("sub", out, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g, GradSink& s) {
     if (s.needs(0)) s.add(0, sum_to(g, sa));
     if (s.needs(1)) s.add(1, sum_to(neg(g), sb));
@@ -68,7 +76,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = binary("mul", a, b, [](auto x, auto y) { return x * y; });
+  Tensor out = map_binary("mul", BinaryOp::Mul, a, b);
   return record("mul", out, {a, b}, [a_ = a.detach(), b_ = b.detach()](const Tensor& g, GradSink& s) {
     if (s.needs(0)) s.add(0, sum_to(mul(g, b_), a_.shape()));
     if (s.needs(1)) s.add(1, sum_to(mul(g, a_), b_.shape()));
@@ -76,7 +84,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor out = binary("div", a, b, [](auto x, auto y) { return x / y; });
+  Tensor out = map_binary("div", BinaryOp::Div, a, b);
   return record("div", out, {a, b}, [a_ = a.detach(), b_ = b.detach()](const Tensor& g, GradSink& s) {
     if (s.needs(0)) s.add(0, sum_to(div(g, b_), a_.shape()));
     if (s.needs(1)) s.add(1, sum_to(neg(div(mul(g, a_), mul(b_, b_))), b_.shape()));
@@ -84,88 +92,82 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  Tensor out = binary("maximum", a, b, [](auto x, auto y) { return x >= y ? x : y; });
+  Tensor out = map_binary("maximum", BinaryOp::Maximum, a, b);
   return record("maximum", out, {a, b}, [a_ = a.detach(), b_ = b.detach()](const Tensor& g, GradSink& s) {
-    Shape shape = g.shape();
-    Tensor mask = cpu::binary_map("maximum", a_, b_, shape, [](auto x, auto y) { return decltype(x)(x >= y); });
+    Tensor mask = map_binary("maximum", BinaryOp::GreaterEq, a_, b_);  // 1 where a wins (ties to a)
     if (s.needs(0)) s.add(0, sum_to(mul(g, mask), a_.shape()));
     if (s.needs(1)) s.add(1, sum_to(mul(g, rsub(1.0, mask)), b_.shape()));
   });
 }
 
 Tensor add(const Tensor& a, double c) {
-  Tensor out = cpu::unary_map("add", a, [c](auto x) { return x + decltype(x)(c); });
+  Tensor out = unary("add", UnaryOp::AddScalar, a, c);
   return record("add_scalar", out, {a}, [](const Tensor& g, GradSink& s) { s.add(0, g); });
 }
 
 Tensor mul(const Tensor& a, double c) {
-  Tensor out = cpu::unary_map("mul", a, [c](auto x) { return x * decltype(x)(c); });
+  Tensor out = unary("mul", UnaryOp::MulScalar, a, c);
   return record("mul_scalar", out, {a}, [c](const Tensor& g, GradSink& s) { s.add(0, mul(g, c)); });
 }
 
 Tensor rsub(double c, const Tensor& b) {
-  Tensor out = cpu::unary_map("rsub", b, [c](auto x) { return decltype(x)(c) - x; });
+  Tensor out = unary("rsub", UnaryOp::RSub, b, c);
   return record("rsub", out, {b}, [](const Tensor& g, GradSink& s) { s.add(0, neg(g)); });
 }
 
 Tensor neg(const Tensor& a) {
-  Tensor out = cpu::unary_map("neg", a, [](auto x) { return -x; });
+  Tensor out = unary("neg", UnaryOp::Neg, a);
   return record("neg", out, {a}, [](const Tensor& g, GradSink& s) { s.add(0, neg(g)); });
 }
 
 Tensor pow(const Tensor& a, double e) {
-  Tensor out = cpu::unary_map("pow", a, [e](auto x) { return decltype(x)(std::pow(x, e)); });
+  Tensor out = unary("pow", UnaryOp::Pow, a, e);
   return record("pow", out, {a}, [a_ = a.detach(), e](const Tensor& g, GradSink& s) {
     s.add(0, mul(g, mul(pow(a_, e - 1.0), e)));
   });
 }
 
 Tensor exp(const Tensor& a) {
-  Tensor out = cpu::unary_map("exp", a, [](auto x) { return std::exp(x); });
+  Tensor out = unary("exp", UnaryOp::Exp, a);
   return record("exp", out, {a}, [y = out.detach()](const Tensor& g, GradSink& s) { s.add(0, mul(g, y)); });
 }
 
 Tensor log(const Tensor& a) {
-  Tensor out = cpu::unary_map("log", a, [](auto x) { return std::log(x); });
+  Tensor out = unary("log", UnaryOp::Log, a);
   return record("log", out, {a}, [a_ = a.detach()](const Tensor& g, GradSink& s) { s.add(0, div(g, a_)); });
 }
 
 Tensor sqrt(const Tensor& a) {
-  Tensor out = cpu::unary_map("sqrt", a, [](auto x) { return std::sqrt(x); });
+  Tensor out = unary("sqrt", UnaryOp::Sqrt, a);
   return record("sqrt", out, {a}, [y = out.detach()](const Tensor& g, GradSink& s) {
     s.add(0, div(mul(g, 0.5), y));
   });
 }
 
 Tensor rsqrt(const Tensor& a) {
-  Tensor out = cpu::unary_map("rsqrt", a, [](auto x) { return decltype(x)(1) / std::sqrt(x); });
+  Tensor out = unary("rsqrt", UnaryOp::Rsqrt, a);
   return record("rsqrt", out, {a}, [y = out.detach()](const Tensor& g, GradSink& s) {
     s.add(0, mul(mul(g, pow(y, 3.0)), -0.5));  // d/dx x^-1/2 = -1/2 x^-3/2
   });
 }
 
 Tensor abs(const Tensor& a) {
-  Tensor out = cpu::unary_map("abs", a, [](auto x) { return std::abs(x); });
+  Tensor out = unary("abs", UnaryOp::Abs, a);
   return record("abs", out, {a}, [a_ = a.detach()](const Tensor& g, GradSink& s) {
-    Tensor sign = cpu::unary_map("abs", a_, [](auto x) { return decltype(x)((x > 0) - (x < 0)); });
-    s.add(0, mul(g, sign));
+    s.add(0, mul(g, map_unary(UnaryOp::Sign, a_)));
   });
 }
 
 Tensor clamp(const Tensor& a, double lo, double hi) {
   SLIMSSL_CHECK(lo <= hi, "clamp: lower bound ", lo, " is above upper bound ", hi);
-  Tensor out = cpu::unary_map("clamp", a, [lo, hi](auto x) {
-    using T = decltype(x);
-    return std::min(std::max(x, T(lo)), T(hi));
-  });
+  Tensor out = unary("clamp", UnaryOp::Clamp, a, lo, hi);
   return record("clamp", out, {a}, [a_ = a.detach(), lo, hi](const Tensor& g, GradSink& s) {
-    Tensor inside = cpu::unary_map("clamp", a_, [lo, hi](auto x) { return decltype(x)(x >= lo && x <= hi); });
-    s.add(0, mul(g, inside));
+    s.add(0, mul(g, map_unary(UnaryOp::InRange, a_, lo, hi)));
   });
 }
 
 Tensor reciprocal(const Tensor& a) {
-  Tensor out = cpu::unary_map("reciprocal", a, [](auto x) { return decltype(x)(1) / x; });
+  Tensor out = unary("reciprocal", UnaryOp::Reciprocal, a);
   return record("reciprocal", out, {a}, [y = out.detach()](const Tensor& g, GradSink& s) {
     s.add(0, neg(mul(g, mul(y, y))));
   });

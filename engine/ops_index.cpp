@@ -1,8 +1,6 @@
 // Joining (concat, stack) and indexing (index_select, gather). index_select is a gather whose
-// index is broadcast along every other dimension, so both share one forward kernel and one
-// scatter-add backward.
-#include <cstddef>  // engine/cpu/strided.h uses size_t without including it
-#include "engine/cpu/strided.h"
+// index is broadcast along every other dimension, so both share the backend's gather and its
+// scatter-add adjoint.
 #include "engine/ops.h"
 
 namespace slimssl {
@@ -15,65 +13,23 @@ void check_index(const char* op, const Tensor& x, const Tensor& index) {
   check_same(op, x, index, false);
 }
 
-// Every index value must address dimension d of x.
+// Every index value must address dimension d of x (the backend checks; the message names the
+// first offender, read back only when there is one).
 void check_index_range(const char* op, const Tensor& x, int64_t d, const Tensor& index) {
+  if (backend_of(index).index_in_range(index, x.size(d))) return;
   for (int64_t v : index.to_vector<int64_t>())
     SLIMSSL_CHECK(v >= 0 && v < x.size(d), op, ": index ", v, " is out of range for dimension ", d, " of size ",
                   x.size(d), " (input ", shape_str(x.shape()), ", index ", shape_str(index.shape()), ")");
 }
 
-// out[p] = x[p with coordinate d replaced by index[p]], over index's shape (x's rank). Writes go to
-// distinct elements, so the iteration may run in parallel.
-Tensor gather_forward(const Tensor& x, int64_t d, const Tensor& index) {
-  Tensor out = Tensor::empty(index.shape(), x.dtype());
-  Shape xs = x.strides();
-  const int64_t step = xs[d];
-  xs[d] = 0;  // the coordinate along d comes from the index instead
-  const int64_t* ip = static_cast<const int64_t*>(index.storage()->data);
-  Shape os = out.strides();
-  SLIMSSL_DISPATCH_ALL(x.dtype(), "gather", [&] {
-    const scalar_t* xp = static_cast<const scalar_t*>(x.storage()->data);
-    scalar_t* op = out.data<scalar_t>();
-    cpu::for_each_offset<3>(index.shape(), {os.data(), xs.data(), index.strides().data()},
-                            {0, x.offset(), index.offset()},
-                            [&](const std::array<int64_t, 3>& o) { op[o[0]] = xp[o[1] + ip[o[2]] * step]; });
-  });
-  return out;
-}
-
-// The adjoint of gather_forward: grad_x[p with d replaced by index[p]] += g[p]. Repeated indices
-// add up. Two positions can only hit the same element if they differ in coordinate d alone, so d
-// is iterated innermost: such positions then share a row, and for_each_offset never splits a row
-// across threads.
-Tensor gather_backward(const Shape& x_shape, int64_t d, const Tensor& index, const Tensor& g) {
-  Tensor gx = Tensor::zeros(x_shape, g.dtype());
-  Shape xs = gx.strides();
-  const int64_t step = xs[d];
-  xs[d] = 0;
-  Shape shape, s_gx, s_g, s_i;
-  auto take = [&](int64_t k) {
-    shape.push_back(index.size(k));
-    s_gx.push_back(xs[k]);
-    s_g.push_back(g.stride(k));
-    s_i.push_back(index.stride(k));
-  };
-  for (int64_t k = 0; k < index.dim(); ++k)
-    if (k != d) take(k);
-  take(d);
-  const int64_t* ip = static_cast<const int64_t*>(index.storage()->data);
-  SLIMSSL_DISPATCH_FLOAT(g.dtype(), "gather backward", [&] {
-    const scalar_t* gp = static_cast<const scalar_t*>(g.storage()->data);
-    scalar_t* dst = gx.data<scalar_t>();
-    cpu::for_each_offset<3>(shape, {s_gx.data(), s_g.data(), s_i.data()}, {0, g.offset(), index.offset()},
-                            [&](const std::array<int64_t, 3>& o) { dst[o[0] + ip[o[2]] * step] += gp[o[1]]; });
-  });
-  return gx;
-}
-
 Tensor record_gather(const char* name, const Tensor& x, int64_t d, const Tensor& index) {
-  Tensor out = gather_forward(x.detach(), d, index);
+  Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
+  backend_of(x).gather(x.detach(), d, index, out);
   return record(name, out, {x}, [shape = x.shape(), d, index](const Tensor& g, GradSink& s) {
-    s.add(0, gather_backward(shape, d, index, g));
+    // The adjoint: scatter-add the gradient back; repeated indices add up.
+    Tensor gx = Tensor::zeros(shape, g.dtype(), g.device());
+    backend_of(g).scatter_add(gx, d, index, g);
+    s.add(0, gx);
   });
 }
 
@@ -82,7 +38,7 @@ Tensor record_gather(const char* name, const Tensor& x, int64_t d, const Tensor&
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
   SLIMSSL_CHECK(!xs.empty(), "concat: no tensors given");
   const Tensor& first = xs[0];
-  require_cpu("concat", first);
+  SLIMSSL_CHECK(first.defined(), "concat: undefined tensor argument");
   SLIMSSL_CHECK(first.dim() >= 1, "concat: cannot concatenate scalars (tensor 0 has shape []); use stack");
   int64_t d = wrap_dim(dim, first.dim(), "concat");
   Shape out_shape = first.shape();
@@ -95,7 +51,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
                   shape_str(first.shape()), "; all dimensions except ", d, " must match");
     out_shape[d] += xs[i].size(d);
   }
-  Tensor out = Tensor::empty(out_shape, first.dtype());
+  Tensor out = Tensor::empty(out_shape, first.dtype(), first.device());
   std::vector<int64_t> starts, lengths;
   int64_t at = 0;
   for (const Tensor& x : xs) {
@@ -124,7 +80,7 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
 }
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
-  require_cpu("index_select", x);
+  SLIMSSL_CHECK(x.defined(), "index_select: undefined tensor argument");
   check_index("index_select", x, index);
   SLIMSSL_CHECK(x.dim() >= 1, "index_select: expected an input of rank >= 1, got a scalar");
   SLIMSSL_CHECK(index.dim() == 1, "index_select: index must be 1-d, got ", shape_str(index.shape()));
@@ -138,7 +94,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
-  require_cpu("gather", x);
+  SLIMSSL_CHECK(x.defined(), "gather: undefined tensor argument");
   check_index("gather", x, index);
   SLIMSSL_CHECK(x.dim() >= 1, "gather: expected an input of rank >= 1, got a scalar");
   SLIMSSL_CHECK(index.dim() == x.dim(), "gather: index ", shape_str(index.shape()), " must have the rank of input ",

@@ -1,6 +1,7 @@
 #include "engine/storage.h"
 #include <cstdlib>
 #include <cstring>
+#include "engine/backend.h"
 #include "engine/error.h"
 #ifdef SLIMSSL_WITH_CUDA
 #include "kernels/memory.h"
@@ -8,34 +9,90 @@
 
 namespace slimssl {
 
+namespace {
+
+// Canary state of StorageGuards (one at a time; tests are single-threaded around it).
+struct GuardState {
+  bool on = false;
+  int64_t violations = 0;
+  std::string first;
+};
+GuardState& guards() {
+  static GuardState g;
+  return g;
+}
+constexpr size_t kGuardBytes = 256;  // keeps device alignment (256 B) of the data pointer
+constexpr unsigned char kCanary = 0xA7;
+
+void* raw_alloc(size_t bytes, Device device) {
+  if (bytes == 0) return nullptr;
+  if (device.is_cpu()) {
+    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);  // whole cache lines, AVX loads
+    SLIMSSL_CHECK(p, "out of host memory allocating ", bytes, " bytes");
+    return p;
+  }
+#ifdef SLIMSSL_WITH_CUDA
+  return kernels::device_alloc((bytes + 63) / 64 * 64, device.index);
+#else
+  fail("cannot allocate on ", device.str(), ": slimssl was built without CUDA");
+#endif
+}
+
+void raw_free(void* p, Device device) {
+  if (!p) return;
+  if (device.is_cpu()) {
+    std::free(p);
+    return;
+  }
+#ifdef SLIMSSL_WITH_CUDA
+  kernels::device_free(p, device.index);
+#endif
+}
+
+}  // namespace
+
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   auto s = std::make_shared<Storage>();
   s->nbytes = nbytes;
   s->device = device;
-  size_t padded = (nbytes + 63) / 64 * 64;  // 64-byte alignment: whole cache lines, AVX loads
-  if (device.is_cpu()) {
-    s->data = padded ? std::aligned_alloc(64, padded) : nullptr;
-    SLIMSSL_CHECK(!padded || s->data, "out of host memory allocating ", nbytes, " bytes");
-  } else {
-#ifdef SLIMSSL_WITH_CUDA
-    s->data = padded ? kernels::device_alloc(padded, device.index) : nullptr;
-#else
-    fail("cannot allocate on ", device.str(), ": slimssl was built without CUDA");
-#endif
+  if (guards().on && nbytes > 0) {
+    const size_t g = kGuardBytes;
+    s->block_ = raw_alloc(nbytes + 2 * g, device);
+    s->guard_ = g;
+    s->data = static_cast<char*>(s->block_) + g;
+    std::string canary(g, static_cast<char>(kCanary));
+    copy_bytes(s->block_, device, canary.data(), Device::cpu(), g);
+    copy_bytes(static_cast<char*>(s->data) + nbytes, device, canary.data(), Device::cpu(), g);
+    return s;
   }
+  s->block_ = s->data = raw_alloc(nbytes, device);
   return s;
 }
 
 Storage::~Storage() {
-  if (!data) return;
-  if (device.is_cpu()) {
-    std::free(data);
-  } else {
-#ifdef SLIMSSL_WITH_CUDA
-    kernels::device_free(data, device.index);
-#endif
+  if (guard_ > 0) {
+    std::string front(guard_, 0), back(guard_, 0);
+    try {
+      copy_bytes(front.data(), Device::cpu(), block_, device, guard_);
+      copy_bytes(back.data(), Device::cpu(), static_cast<char*>(data) + nbytes, device, guard_);
+      const std::string canary(guard_, static_cast<char>(kCanary));
+      if (front != canary || back != canary) {
+        auto& g = guards();
+        if (g.violations++ == 0)
+          g.first = "a write " + std::string(front != canary ? "before" : "past") + " a " + std::to_string(nbytes) +
+                    "-byte storage on " + device.str();
+      }
+    } catch (const std::exception&) {
+      // A destructor must not throw; an unreadable guard is not a violation we can describe.
+    }
   }
+  raw_free(block_, device);
 }
+
+StorageGuards::StorageGuards() { guards() = GuardState{true, 0, ""}; }
+StorageGuards::~StorageGuards() { guards().on = false; }
+int64_t StorageGuards::violations() const { return guards().violations; }
+std::string StorageGuards::first_violation() const { return guards().first; }
 
 void copy_bytes(void* dst, Device dd, const void* src, Device sd, size_t nbytes) {
   if (nbytes == 0) return;
@@ -44,7 +101,8 @@ void copy_bytes(void* dst, Device dd, const void* src, Device sd, size_t nbytes)
     return;
   }
 #ifdef SLIMSSL_WITH_CUDA
-  kernels::copy_bytes(dst, dd.is_cuda(), src, sd.is_cuda(), nbytes);
+  // Through the device's backend, so the copy is ordered after the work queued on its stream.
+  backend_for(dd.is_cuda() ? dd : sd).copy_bytes(dst, dd.is_cuda(), src, sd.is_cuda(), nbytes);
 #else
   fail("cannot copy between ", sd.str(), " and ", dd.str(), ": slimssl was built without CUDA");
 #endif

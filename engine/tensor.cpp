@@ -5,8 +5,9 @@
 #include <numeric>
 #include <sstream>
 #include "engine/autograd.h"
+#include "engine/backend.h"
 #include "engine/cpu/convert.h"
-#include "engine/cpu/strided.h"
+#include "engine/layout.h"
 #include "engine/ops.h"
 
 namespace slimssl {
@@ -280,38 +281,23 @@ Tensor Tensor::squeeze(int64_t d) const {
 
 // ---------------- copies ----------------
 Tensor& Tensor::copy_(const Tensor& src_in) {
-  Tensor src = src_in;
-  if (src.shape() != shape()) src = src.detach().expand(shape());
-  if (device().is_cpu() && src.device().is_cpu()) {
-    SLIMSSL_DISPATCH_ALL(dtype(), "copy_", [&] {
-      using dst_t = scalar_t;
-      dst_t* d = static_cast<dst_t*>(storage()->data);
-      SLIMSSL_DISPATCH_ALL(src.dtype(), "copy_", [&] {
-        const scalar_t* s = static_cast<const scalar_t*>(src.storage()->data);
-        cpu::for_each_offset<2>(shape(), {strides().data(), src.strides().data()}, {offset(), src.offset()},
-                                [&](const std::array<int64_t, 2>& o) { d[o[0]] = cpu::convert<dst_t>(s[o[1]]); });
-      });
-    });
+  Tensor src = src_in.detach();
+  if (src.shape() != shape()) src = src.expand(shape());
+  if (device() == src.device()) {
+    backend_of(*this).copy(src, *this);
     return *this;
   }
-  // Across devices: raw bytes when both sides are contiguous and of one dtype, else stage on host.
+  // Across devices: raw bytes when both sides are dense in the same order and of one dtype; else
+  // the source is made contiguous and converted on its own device, sent across, and scattered
+  // into this tensor's strides on this device.
   if (is_contiguous() && src.is_contiguous() && dtype() == src.dtype()) {
     copy_bytes(raw(), device(), src.raw(), src.device(), numel() * itemsize());
     return *this;
   }
-  Tensor host_src = src;
-  if (!src.device().is_cpu()) {
-    SLIMSSL_CHECK(src.is_contiguous(), "copy_: reading a non-contiguous ", src.device().str(),
-                  " tensor of shape ", shape_str(src.shape()), " needs the CUDA backend's strided copy");
-    host_src = Tensor::empty(src.shape(), src.dtype());
-    copy_bytes(host_src.raw(), Device::cpu(), src.raw(), src.device(), src.numel() * src.itemsize());
-  }
-  if (device().is_cpu()) return copy_(host_src);
-  Tensor staged = Tensor::empty(shape(), dtype());
-  staged.copy_(host_src);
-  SLIMSSL_CHECK(is_contiguous(), "copy_: writing a non-contiguous ", device().str(), " tensor of shape ",
-                shape_str(shape()), " needs the CUDA backend's strided copy");
-  copy_bytes(raw(), device(), staged.raw(), Device::cpu(), numel() * itemsize());
+  Tensor staged_src = src.to(dtype()).contiguous();
+  Tensor staged_dst = Tensor::empty(shape(), dtype(), device());
+  copy_bytes(staged_dst.raw(), device(), staged_src.raw(), staged_src.device(), numel() * itemsize());
+  backend_of(*this).copy(staged_dst, *this);
   return *this;
 }
 
@@ -337,7 +323,7 @@ Tensor Tensor::to(Device dev) const {
 
 Tensor Tensor::to(DType t) const {
   if (t == dtype()) return *this;
-  Tensor out = Tensor::empty(shape(), t, device());
+  Tensor out = empty_like_layout(*this, shape(), t);
   out.copy_(*this);
   DType from = dtype();
   if (!is_floating(t) || !is_floating(from)) return out;
@@ -345,44 +331,24 @@ Tensor Tensor::to(DType t) const {
 }
 
 Tensor& Tensor::fill_(double v) {
-  if (device().is_cpu()) {
-    SLIMSSL_DISPATCH_ALL(dtype(), "fill_", [&] {
-      scalar_t* d = static_cast<scalar_t*>(storage()->data);
-      scalar_t value = cpu::convert<scalar_t>(v);
-      cpu::for_each_offset<1>(shape(), {strides().data()}, {offset()},
-                              [&](const std::array<int64_t, 1>& o) { d[o[0]] = value; });
-    });
-    return *this;
-  }
-  Tensor host = Tensor::full(shape(), v, dtype());
-  return copy_(host);
+  backend_of(*this).fill(*this, v);
+  return *this;
 }
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   SLIMSSL_CHECK(device() == other.device(), "add_: tensors on ", device().str(), " and ", other.device().str());
-  SLIMSSL_CHECK(device().is_cpu(), "add_ on ", device().str(), " needs the CUDA backend");
-  Tensor o = other.shape() == shape() ? other : other.detach().expand(shape());
-  SLIMSSL_DISPATCH_FLOAT(dtype(), "add_", [&] {
-    scalar_t* d = static_cast<scalar_t*>(storage()->data);
-    SLIMSSL_DISPATCH_ALL(o.dtype(), "add_", [&] {
-      using src_t = scalar_t;
-      const src_t* s = static_cast<const src_t*>(o.storage()->data);
-      cpu::for_each_offset<2>(shape(), {strides().data(), o.strides().data()}, {offset(), o.offset()},
-                              [&](const std::array<int64_t, 2>& p) {
-                                d[p[0]] += static_cast<decltype(+d[0])>(alpha * cpu::convert<double>(s[p[1]]));
-                              });
-    });
-  });
+  SLIMSSL_CHECK(is_floating(dtype()), "add_: expected a floating-point tensor, got ", dtype_name(dtype()));
+  // A float32 addend may go into bfloat16 directly; any other mix is converted first.
+  const bool direct = other.dtype() == dtype() || (dtype() == DType::BF16 && other.dtype() == DType::F32);
+  Tensor o = direct ? other.detach() : other.detach().to(dtype());
+  if (o.shape() != shape()) o = o.expand(shape());
+  backend_of(*this).binary(BinaryOp::Add, *this, o, *this, alpha);
   return *this;
 }
 
-Tensor& Tensor::mul_(double v) {
-  SLIMSSL_CHECK(device().is_cpu(), "mul_ on ", device().str(), " needs the CUDA backend");
-  SLIMSSL_DISPATCH_FLOAT(dtype(), "mul_", [&] {
-    scalar_t* d = static_cast<scalar_t*>(storage()->data);
-    cpu::for_each_offset<1>(shape(), {strides().data()}, {offset()},
-                            [&](const std::array<int64_t, 1>& o) { d[o[0]] *= static_cast<scalar_t>(v); });
-  });
+Tensor& Tensor::mul_(double value) {
+  SLIMSSL_CHECK(is_floating(dtype()), "mul_: expected a floating-point tensor, got ", dtype_name(dtype()));
+  backend_of(*this).unary(UnaryOp::MulScalar, *this, *this, value);
   return *this;
 }
 
@@ -398,8 +364,37 @@ Tensor& Tensor::set_requires_grad(bool on) {
 }
 
 Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
-void Tensor::zero_grad() const { impl().grad = nullptr; }
-void Tensor::set_grad(const Tensor& g) const { impl().grad = g.defined() ? g.impl_ptr() : nullptr; }
+
+void Tensor::zero_grad() const {
+  if (impl().grad_pinned) Tensor(impl().grad).zero_();
+  else impl().grad = nullptr;
+}
+
+void Tensor::set_grad(const Tensor& g) const {
+  if (!impl().grad_pinned) {
+    impl().grad = g.defined() ? g.impl_ptr() : nullptr;
+    return;
+  }
+  Tensor pinned(impl().grad);  // keep the buffer: copy the values in
+  if (g.defined()) pinned.copy_(g);
+  else pinned.zero_();
+}
+
+void Tensor::pin_grad(const Tensor& g) const {
+  SLIMSSL_CHECK(g.shape() == shape() && g.dtype() == dtype() && g.device() == device(), "pin_grad: gradient ",
+                shape_str(g.shape()), " ", dtype_name(g.dtype()), " on ", g.device().str(), " does not match ",
+                shape_str(shape()), " ", dtype_name(dtype()), " on ", device().str());
+  impl().grad = g.detach().impl_ptr();
+  impl().grad_pinned = true;
+}
+
+void Tensor::set_data(const Tensor& src) const {
+  SLIMSSL_CHECK(src.shape() == shape() && src.dtype() == dtype(), "set_data: ", shape_str(src.shape()), " ",
+                dtype_name(src.dtype()), " cannot replace ", shape_str(shape()), " ", dtype_name(dtype()));
+  impl().storage = src.storage();
+  impl().offset = src.offset();
+  impl().strides = src.strides();
+}
 
 Tensor Tensor::detach() const {
   return make_view(*this, shape(), strides(), offset());

@@ -40,6 +40,7 @@ struct TensorImpl {
   std::shared_ptr<Node> grad_fn;          // the op that produced a non-leaf
   std::vector<GradHook> hooks;
   std::string name;
+  bool grad_pinned = false;  // .grad is a fixed buffer (FlatParameters): zeroed, never dropped
 };
 
 class Tensor {
@@ -121,8 +122,16 @@ class Tensor {
   Tensor& set_requires_grad(bool on = true);
   bool is_leaf() const { return impl().grad_fn == nullptr; }
   Tensor grad() const;  // undefined if none accumulated yet
+  // Drops the gradient, or zeroes it in place when it is pinned.
   void zero_grad() const;
   void set_grad(const Tensor& g) const;
+  // Makes `g` (this tensor's shape and dtype, usually a slice of a flat buffer) this leaf's
+  // gradient for good: backward passes add into it and zero_grad zeroes it in place.
+  void pin_grad(const Tensor& g) const;
+  // Replaces this tensor's data with `src`'s (same shape and dtype) in place: every holder of
+  // this tensor sees the new storage. For moving parameters and buffers (to a device, into a
+  // flat buffer); not recorded.
+  void set_data(const Tensor& src) const;
   Tensor detach() const;  // same data, no history
   void backward(const Tensor& grad = {}, bool retain_graph = false) const;
   void add_hook(GradHook hook) const;

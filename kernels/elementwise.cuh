@@ -20,13 +20,11 @@
 #include <cstdint>
 #include <utility>
 #include "base/error.h"
+#include "kernels/launch.h"
 #include "kernels/offset_calc.h"
 #include "kernels/strided.h"
 
 namespace slimssl::kernels::elementwise_detail {
-
-constexpr int kBlock = 128;
-constexpr int64_t kMaxBlocks = 4096;  // beyond, threads loop: 512K threads fill any current GPU
 
 template <class T, int V>
 struct alignas(sizeof(T) * V) Vec {
@@ -76,10 +74,6 @@ __global__ void __launch_bounds__(kBlock) strided_kernel(F f, int64_t n, OffsetC
     oc.get(static_cast<uint64_t>(i), off);
     apply_at(f, off, out, std::index_sequence_for<In...>{}, in...);
   }
-}
-
-inline unsigned grid_for(int64_t work) {
-  return static_cast<unsigned>(std::min<int64_t>((work + kBlock - 1) / kBlock, kMaxBlocks));
 }
 
 inline bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }

@@ -42,9 +42,9 @@ void copy(DType src_type, const Strided& src, DType dst_type, const Strided& dst
   SLIMSSL_CHECK(same_shape, "cuda copy: source and destination shapes differ");
   if (dst.numel() == 0) return;
   if (src_type == dst_type && same_dense_layout(src, dst)) {
-    const cudaError_t e = cudaMemcpyAsync(dst.data, src.data, dst.numel() * dtype_size(dst_type),
-                                          cudaMemcpyDeviceToDevice, stream);
-    SLIMSSL_CHECK(e == cudaSuccess, "cuda copy: cudaMemcpyAsync: ", cudaGetErrorString(e));
+    check_cuda(cudaMemcpyAsync(dst.data, src.data, dst.numel() * dtype_size(dst_type), cudaMemcpyDeviceToDevice,
+                               stream),
+               "cuda copy (cudaMemcpyAsync)");
     return;
   }
   SLIMSSL_DISPATCH_ALL(dst_type, "cuda copy", [&] {

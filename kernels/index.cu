@@ -3,17 +3,11 @@
 #include <cuda_runtime.h>
 #include <algorithm>
 #include "base/error.h"
+#include "kernels/launch.h"
 #include "kernels/offset_calc.h"
 
 namespace slimssl::kernels {
 namespace {
-
-constexpr int kBlock = 128;
-constexpr int64_t kMaxBlocks = 4096;
-
-unsigned grid_for(int64_t work) {
-  return static_cast<unsigned>(std::min<int64_t>((work + kBlock - 1) / kBlock, kMaxBlocks));
-}
 
 // Operands: 0 out, 1 x (its `dim` stride zeroed: the index supplies that coordinate), 2 index.
 template <class E>
@@ -133,8 +127,7 @@ void scatter_add(DType type, const Strided& dst, int dim, const Strided& index, 
 }
 
 void index_in_range(const Strided& index, int64_t limit, unsigned* bad_flag, cudaStream_t stream) {
-  const cudaError_t e = cudaMemsetAsync(bad_flag, 0, sizeof(unsigned), stream);
-  SLIMSSL_CHECK(e == cudaSuccess, "cuda index_in_range: cudaMemsetAsync: ", cudaGetErrorString(e));
+  check_cuda(cudaMemsetAsync(bad_flag, 0, sizeof(unsigned), stream), "cuda index_in_range (cudaMemsetAsync)");
   IterShape<1> it(index.rank, index.shape);
   it.set_strides(0, index.strides);
   const int64_t n = it.numel();

@@ -1,7 +1,8 @@
 // Simple caching allocator: sizes are rounded to bins (512 B granularity below 1 MiB, 2 MiB
 // above) and freed blocks are kept per (device, bin) for reuse, so a training step that allocates
 // the same shapes every iteration stops calling cudaMalloc after the first one. cudaMalloc
-// synchronizes the device, which is why caching matters.
+// synchronizes the device, which is why caching matters. Reuse is safe in stream order: see
+// memory.h.
 #include "kernels/memory.h"
 #include <cuda_runtime.h>
 #include <map>
@@ -91,6 +92,22 @@ void copy_bytes(void* dst, bool dd, const void* src, bool sd, size_t nbytes) {
   cudaMemcpyKind kind = dd ? (sd ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                            : (sd ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
   check(cudaMemcpy(dst, src, nbytes, kind), "cudaMemcpy");
+}
+
+void* host_pinned_alloc(size_t nbytes) {
+  void* p = nullptr;
+  check(cudaMallocHost(&p, nbytes ? nbytes : 1), ("cudaMallocHost of " + std::to_string(nbytes) + " bytes").c_str());
+  return p;
+}
+
+void host_pinned_free(void* ptr) {
+  if (ptr) cudaFreeHost(ptr);
+}
+
+void copy_bytes_async(void* dst, bool dd, const void* src, bool sd, size_t nbytes, cudaStream_t stream) {
+  cudaMemcpyKind kind = dd ? (sd ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
+                           : (sd ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+  check(cudaMemcpyAsync(dst, src, nbytes, kind, stream), "cudaMemcpyAsync");
 }
 
 MemoryStats memory_stats(int device) {

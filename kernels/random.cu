@@ -4,13 +4,11 @@
 #include <algorithm>
 #include "base/error.h"
 #include "base/rng.h"
+#include "kernels/launch.h"
 #include "kernels/offset_calc.h"
 
 namespace slimssl::kernels {
 namespace {
-
-constexpr int kBlock = 128;
-constexpr int64_t kMaxBlocks = 4096;
 
 // The walk keeps the logical order (no reordering), so linear index e is element e; a contiguous
 // tensor walks one dimension of stride 1, with no division.
@@ -40,9 +38,8 @@ void uniform(DType type, const Strided& out, uint64_t seed, uint64_t counter, cu
   const int64_t n = it.numel();
   if (n == 0) return;
   it.simplify(/*reorder=*/false);
-  const unsigned grid = static_cast<unsigned>(std::min<int64_t>(((n + 3) / 4 + kBlock - 1) / kBlock, kMaxBlocks));
   SLIMSSL_DISPATCH_FLOAT_BF16(type, "cuda uniform", [&] {
-    uniform_kernel<scalar_t><<<grid, kBlock, 0, stream>>>(n, it.calc(), static_cast<scalar_t*>(out.data), seed, counter);
+    uniform_kernel<scalar_t><<<grid_for((n + 3) / 4), kBlock, 0, stream>>>(n, it.calc(), static_cast<scalar_t*>(out.data), seed, counter);
   });
 }
 

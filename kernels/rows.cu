@@ -5,44 +5,43 @@
 #include <limits>
 #include "base/error.h"
 #include "base/scalar_ops.h"
+#include "kernels/launch.h"
+#include "kernels/reductions.cuh"
 
 namespace slimssl::kernels {
 namespace {
 
-constexpr int kBlock = 256;
 constexpr int kWarps = kBlock / 32;
-constexpr int64_t kMaxBlocks = 8192;  // beyond, blocks loop over rows
 constexpr int64_t kNone = std::numeric_limits<int64_t>::max();  // "no column yet" of a (value, column) pair
 
 template <class T>
 using compute_t = typename compute_type<T>::type;
 
-struct Add {
-  template <class C>
-  __device__ C operator()(C a, C b) const { return a + b; }
-};
-struct Max {  // operands are never NaN here (see softmax_rows_kernel)
-  template <class C>
-  __device__ C operator()(C a, C b) const { return a > b ? a : b; }
-};
+// The sum over the G threads of a row's group (a warp, or the whole block), to every thread, in a
+// fixed order (kernels/reductions.cuh). `scratch`: kWarps values of shared memory.
+template <int G, class C>
+__device__ C group_sum(C v, C* scratch) {
+  if constexpr (G == 32) return warp_sum(v);
+  else return block_sum(v, scratch);
+}
 
-// `op` over the G threads of a row's group (a warp, or the whole block), every thread receiving
-// the result. The butterfly gives all lanes the same value because op is commutative; the warps'
-// results are then combined in warp order. `scratch`: kWarps values of shared memory.
-template <int G, class C, class Op>
-__device__ C group_reduce(C v, Op op, C* scratch) {
+// The maximum over the group, to every thread; v is never NaN here (see softmax_rows_kernel), so
+// max is commutative and the butterfly leaves the same value in every lane.
+template <int G, class C>
+__device__ C group_max(C v, C* scratch) {
 #pragma unroll
-  for (int m = 16; m >= 1; m /= 2) v = op(v, __shfl_xor_sync(0xffffffffu, v, m));
-  if constexpr (G == 32) {
-    return v;
-  } else {
+  for (int m = 16; m >= 1; m /= 2) {
+    const C o = __shfl_xor_sync(0xffffffffu, v, m);
+    v = o > v ? o : v;
+  }
+  if constexpr (G != 32) {
     if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = v;
     __syncthreads();
-    C r = scratch[0];
-    for (int w = 1; w < kWarps; ++w) r = op(r, scratch[w]);
+    v = scratch[0];
+    for (int w = 1; w < kWarps; ++w) v = scratch[w] > v ? scratch[w] : v;
     __syncthreads();  // the scratch is reused by the group's next reduction
-    return r;
   }
+  return v;
 }
 
 // Whether (v1, c1) beats (v2, c2) for the maximum: a NaN beats any number, a larger value beats
@@ -89,7 +88,7 @@ __global__ void __launch_bounds__(kBlock) reduce_rows_kernel(RowMatrix x, void* 
     if constexpr (Op == RowReduce::Sum || Op == RowReduce::Var) {
       C s = 0;
       for (int64_t c = t; c < x.cols; c += G) s += convert<C>(row[c]);
-      s = group_reduce<G>(s, Add{}, scratch);
+      s = group_sum<G>(s, scratch);
       if constexpr (Op == RowReduce::Var) {
         const C mean = s / static_cast<C>(x.cols);
         s = 0;
@@ -97,7 +96,7 @@ __global__ void __launch_bounds__(kBlock) reduce_rows_kernel(RowMatrix x, void* 
           const C d = convert<C>(row[c]) - mean;
           s += d * d;
         }
-        s = group_reduce<G>(s, Add{}, scratch) / static_cast<C>(denom);
+        s = group_sum<G>(s, scratch) / static_cast<C>(denom);
       }
       if (t == 0) static_cast<T*>(out)[r * out_stride] = convert<T>(s);
     } else {
@@ -133,10 +132,10 @@ __global__ void __launch_bounds__(kBlock) softmax_rows_kernel(RowMatrix x, T* y,
       const C v = convert<C>(row[c]);
       m = v > m ? v : m;
     }
-    m = group_reduce<G>(m, Max{}, scratch);
+    m = group_max<G>(m, scratch);
     C z = 0;
     for (int64_t c = t; c < x.cols; c += G) z += math::exp(convert<C>(row[c]) - m);
-    z = group_reduce<G>(z, Add{}, scratch);
+    z = group_sum<G>(z, scratch);
     if constexpr (kLog) {
       const C lse = math::log(z);
       for (int64_t c = t; c < x.cols; c += G) out[c] = convert<T>((convert<C>(row[c]) - m) - lse);
@@ -146,25 +145,21 @@ __global__ void __launch_bounds__(kBlock) softmax_rows_kernel(RowMatrix x, T* y,
   }
 }
 
-unsigned grid_for(int64_t rows, int rows_per_block) {
-  return static_cast<unsigned>(std::min<int64_t>((rows + rows_per_block - 1) / rows_per_block, kMaxBlocks));
-}
-
 template <RowReduce Op, class T>
 void launch_reduce(const RowMatrix& x, void* out, int64_t out_stride, double denom, cudaStream_t s) {
   if (x.cols <= kWarpRowMaxCols) {
-    reduce_rows_kernel<Op, 32, T><<<grid_for(x.rows, kWarps), kBlock, 0, s>>>(x, out, out_stride, denom);
+    reduce_rows_kernel<Op, 32, T><<<grid_for(x.rows * 32), kBlock, 0, s>>>(x, out, out_stride, denom);
   } else {
-    reduce_rows_kernel<Op, kBlock, T><<<grid_for(x.rows, 1), kBlock, 0, s>>>(x, out, out_stride, denom);
+    reduce_rows_kernel<Op, kBlock, T><<<grid_for(x.rows * kBlock), kBlock, 0, s>>>(x, out, out_stride, denom);
   }
 }
 
 template <bool kLog, class T>
 void launch_softmax(const RowMatrix& x, void* y, int64_t y_row_stride, cudaStream_t s) {
   if (x.cols <= kWarpRowMaxCols) {
-    softmax_rows_kernel<kLog, 32, T><<<grid_for(x.rows, kWarps), kBlock, 0, s>>>(x, static_cast<T*>(y), y_row_stride);
+    softmax_rows_kernel<kLog, 32, T><<<grid_for(x.rows * 32), kBlock, 0, s>>>(x, static_cast<T*>(y), y_row_stride);
   } else {
-    softmax_rows_kernel<kLog, kBlock, T><<<grid_for(x.rows, 1), kBlock, 0, s>>>(x, static_cast<T*>(y), y_row_stride);
+    softmax_rows_kernel<kLog, kBlock, T><<<grid_for(x.rows * kBlock), kBlock, 0, s>>>(x, static_cast<T*>(y), y_row_stride);
   }
 }
 

@@ -1,4 +1,4 @@
-// Row-wise kernels over a [rows, cols] matrix with unit column stride (row stride >= cols): the
+// Row-wise kernels over a [rows, cols] matrix with unit column stride (any row stride): the
 // reductions Sum, Max, ArgMax and Var (two-pass) and softmax / log-softmax.
 //
 // A row goes to one warp when cols <= kWarpRowMaxCols (eight rows per 256-thread block), else to

@@ -1,5 +1,6 @@
-// Operands for testing a device backend's primitives: tensors placed as views inside larger,
-// poisoned device buffers, read back with a check that nothing outside the view changed.
+// Operands for testing a backend's primitives (on its own device, the CPU's included): tensors
+// placed as views inside larger, poisoned buffers, read back with a check that nothing outside the
+// view changed.
 //
 // Every buffer starts as all bytes 0xFF (NaN in float32, float64 and bfloat16; -1 in the integer
 // types) except where a view's values are written. A kernel that reads outside its input view sees
@@ -7,9 +8,8 @@
 // the guard check (`read` compares every byte of the buffer outside the view, the guard regions
 // before and after and the gaps inside a strided view); an output element it forgets stays NaN.
 //
-// Bytes move through the backend's own copy_bytes, which is ordered after the work queued on the
-// device's stream (Tensor::to / cpu() copy on the legacy default stream, which a non-blocking
-// stream does not wait for).
+// Bytes move through the backend's own copy_bytes, ordered after the work queued on the device's
+// stream.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -58,6 +58,16 @@ inline double as_dtype(DType t, double v) {
   return load_element(t, b, 0);
 }
 
+// The logical values a view of `layout` holds after place(values, shape, ...): the values
+// themselves, or for Broadcast slice 0 along dimension 0 repeated.
+inline std::vector<double> held_values(const std::vector<double>& values, const Shape& shape, Layout layout) {
+  if (layout != Layout::Broadcast || shape.empty() || values.empty()) return values;
+  const size_t slice = values.size() / static_cast<size_t>(shape[0]);
+  std::vector<double> v(values.size());
+  for (size_t i = 0; i < v.size(); ++i) v[i] = values[i % slice];
+  return v;
+}
+
 struct Placed {
   Tensor buffer;                // 1-d, on the device: the view and everything around it
   Tensor view;                  // the operand
@@ -97,7 +107,7 @@ class DeviceOperands {
   ReadBack read(const Placed& p) {
     const size_t item = dtype_size(p.view.dtype());
     std::vector<uint8_t> now(p.before.size());
-    be_.copy_bytes(now.data(), false, p.buffer.raw(), true, now.size());
+    be_.copy_bytes(now.data(), false, p.buffer.raw(), device_.is_cuda(), now.size());
     const int64_t n = p.view.numel();
     std::vector<bool> inside(now.size() / item, false);
     ReadBack r;
@@ -145,7 +155,9 @@ class DeviceOperands {
     return p;
   }
 
-  void upload(const Placed& p) { be_.copy_bytes(p.buffer.raw(), true, p.before.data(), false, p.before.size()); }
+  void upload(const Placed& p) {
+    be_.copy_bytes(p.buffer.raw(), device_.is_cuda(), p.before.data(), false, p.before.size());
+  }
 
   Backend& be_;
   Device device_;

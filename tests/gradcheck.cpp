@@ -14,13 +14,14 @@ Tensor randu(const Shape& shape, uint64_t seed, double lo, double hi, DType dtyp
   return dtype == DType::F64 ? t : t.to(dtype);
 }
 
-Tensor noncontiguous(const Tensor& t) {
-  if (t.dim() == 0) return t.detach().clone().detach();
+Tensor noncontiguous(const Tensor& t, std::optional<Device> device) {
+  const Device dev = device.value_or(t.device());
+  if (t.dim() == 0) return t.detach().to(dev).clone().detach();
   // Every element sits two apart along the last dimension (stride 2), one past a poison value: a
   // kernel that ignores strides reads 1e30s.
   Shape big = t.shape();
   big.back() = big.back() * 2 + 1;
-  Tensor buf = Tensor::full(big, 1e30, t.dtype());
+  Tensor buf = Tensor::full(big, 1e30, t.dtype(), dev);
   Shape strides = buf.strides();
   strides.back() = 2;
   Tensor v = buf.as_strided(t.shape(), strides, 1);

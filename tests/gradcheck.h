@@ -2,6 +2,7 @@
 // seeded random tensors, and closeness checks with readable failure messages.
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 #include "engine/ops.h"
@@ -12,8 +13,9 @@ namespace slimssl::testing {
 Tensor randu(const Shape& shape, uint64_t seed, double lo = -1.0, double hi = 1.0, DType dtype = DType::F64);
 
 // The same values as `t` in a tensor whose strides are NOT contiguous (every other element of a
-// larger buffer along the last dimension), as a fresh leaf. Scalars are returned as a plain copy.
-Tensor noncontiguous(const Tensor& t);
+// larger poisoned buffer along the last dimension), as a fresh leaf on `device` (t's own by
+// default). Scalars are returned as a plain copy.
+Tensor noncontiguous(const Tensor& t, std::optional<Device> device = std::nullopt);
 
 // Largest |a - b| - rtol*|b| over all elements (<= atol means close). Shapes must match.
 double max_violation(const Tensor& a, const Tensor& b, double rtol);

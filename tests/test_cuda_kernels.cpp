@@ -13,10 +13,11 @@
 // 1e-3 |ref|. Tensor-core versions and bfloat16 data: the reference is computed on the inputs
 // rounded to bfloat16 (what the kernel multiplies), so what is left is the rounding of outputs and
 // of the backward's softmax coefficients to bfloat16: max |err| <= 1e-2 max|ref| + 2e-2 |ref|.
-// Without a GPU every case WARNs "skipped: no CUDA device" and returns. SLIMSSL_SKIP_CUDNN=1 leaves
+// Device cases go through gpu_or_skip() (tests/gpu_gate.h). SLIMSSL_SKIP_CUDNN=1 leaves
 // out the cuDNN path (scripts/gpu_check.sh sets it under compute-sanitizer, which is about our
 // kernels and would spend minutes instrumenting cuDNN's algorithm search).
 #include <catch2/catch.hpp>
+#include "gpu_gate.h"
 
 #ifdef SLIMSSL_WITH_CUDA
 #include <algorithm>
@@ -41,12 +42,6 @@ namespace {
 bool skip_cudnn() {
   const char* v = std::getenv("SLIMSSL_SKIP_CUDNN");
   return v && *v && std::string(v) != "0";
-}
-
-bool have_gpu() {
-  if (k::device_count() > 0) return true;
-  WARN("skipped: no CUDA device");
-  return false;
 }
 
 // --- bfloat16 on the host (round to nearest even), independent of the engine's type -----------
@@ -323,7 +318,7 @@ const std::vector<NceCase> kNceCases = {
 }  // namespace
 
 TEST_CASE("fused InfoNCE matches the CPU reference", "[cuda][infonce]") {
-  if (!have_gpu()) return;
+  if (!slimssl::testing::gpu_or_skip()) return;
   std::mt19937 gen(1234);
   for (const auto& c : kNceCases)
     for (auto type : {slimssl::DType::F32, slimssl::DType::BF16})
@@ -509,7 +504,7 @@ const std::vector<ConvCase> kConvCases = {
 }  // namespace
 
 TEST_CASE("sliced convolution matches the CPU reference at every width", "[cuda][sliced_conv]") {
-  if (!have_gpu()) return;
+  if (!slimssl::testing::gpu_or_skip()) return;
   std::mt19937 gen(99);
   for (const auto& cc : kConvCases)
     for (double width : {1.0, 0.75, 0.5, 0.25})
@@ -521,7 +516,7 @@ TEST_CASE("sliced convolution matches the CPU reference at every width", "[cuda]
 }
 
 TEST_CASE("sliced convolution's weight gradient splits add up in any number", "[cuda][sliced_conv]") {
-  if (!have_gpu()) return;
+  if (!slimssl::testing::gpu_or_skip()) return;
   std::mt19937 gen(5);
   for (int splits : {1, 2, 3, 7})
     for (auto kern : {k::ConvKernel::V1Fma, k::ConvKernel::V2Wmma})
@@ -529,7 +524,7 @@ TEST_CASE("sliced convolution's weight gradient splits add up in any number", "[
 }
 
 TEST_CASE("sliced convolution autotuning caches a path per shape", "[cuda][sliced_conv]") {
-  if (!have_gpu()) return;
+  if (!slimssl::testing::gpu_or_skip()) return;
   if (skip_cudnn()) {
     WARN("skipped: SLIMSSL_SKIP_CUDNN is set and autotuning times the cuDNN path");
     return;
@@ -555,9 +550,9 @@ TEST_CASE("sliced convolution autotuning caches a path per shape", "[cuda][slice
 
 #else  // CPU-only build: the cases exist and say why they did nothing.
 
-TEST_CASE("fused InfoNCE matches the CPU reference", "[cuda][infonce]") { WARN("skipped: built without CUDA"); }
+TEST_CASE("fused InfoNCE matches the CPU reference", "[cuda][infonce]") { slimssl::testing::gpu_or_skip(); }
 TEST_CASE("sliced convolution matches the CPU reference at every width", "[cuda][sliced_conv]") {
-  WARN("skipped: built without CUDA");
+  slimssl::testing::gpu_or_skip();
 }
 
 #endif

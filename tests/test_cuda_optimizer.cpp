@@ -11,8 +11,10 @@
 // compiler fuses multiply-adds (nvcc does on a GPU, and the emulated build at -march=x86-64-v3
 // does too, each in its own places). A few ulps per operation, but the momentum update
 // m = mu m + d can cancel, so relative to a small result they grow to ~1e-5; an indexing or
-// rule mistake is off by orders of magnitude more. Without a GPU every case WARNs "skipped: no CUDA device".
+// rule mistake is off by orders of magnitude more. Device cases go through gpu_or_skip()
+// (tests/gpu_gate.h).
 #include <catch2/catch.hpp>
+#include "gpu_gate.h"
 
 #ifdef SLIMSSL_WITH_CUDA
 #include <cmath>
@@ -28,12 +30,6 @@
 namespace k = slimssl::kernels;
 
 namespace {
-
-bool have_gpu() {
-  if (k::device_count() > 0) return true;
-  WARN("skipped: no CUDA device");
-  return false;
-}
 
 constexpr size_t kGuardFloats = 64;
 constexpr float kGuardValue = -12345.f;
@@ -224,7 +220,7 @@ void run_case(const Config& c, int steps) {
 }  // namespace
 
 TEST_CASE("fused SGD matches the CPU optimizer rule", "[cuda][optimizer]") {
-  if (!have_gpu()) return;
+  if (!slimssl::testing::gpu_or_skip()) return;
   Config c;
   SECTION("momentum") { run_case(c, 3); }
   SECTION("nesterov, clipped") {
@@ -238,7 +234,7 @@ TEST_CASE("fused SGD matches the CPU optimizer rule", "[cuda][optimizer]") {
 }
 
 TEST_CASE("fused LARS matches the CPU optimizer rule", "[cuda][optimizer]") {
-  if (!have_gpu()) return;
+  if (!slimssl::testing::gpu_or_skip()) return;
   Config c;
   c.kind = Kind::Lars;
   SECTION("momentum") { run_case(c, 3); }
@@ -249,7 +245,7 @@ TEST_CASE("fused LARS matches the CPU optimizer rule", "[cuda][optimizer]") {
 }
 
 TEST_CASE("fused AdamW matches the CPU optimizer rule", "[cuda][optimizer]") {
-  if (!have_gpu()) return;
+  if (!slimssl::testing::gpu_or_skip()) return;
   Config c;
   c.kind = Kind::AdamW, c.lr = 0.01;
   SECTION("plain") { run_case(c, 3); }
@@ -260,7 +256,7 @@ TEST_CASE("fused AdamW matches the CPU optimizer rule", "[cuda][optimizer]") {
 }
 
 TEST_CASE("fused gradient norm is a deterministic double-checked sum", "[cuda][optimizer]") {
-  if (!have_gpu()) return;
+  if (!slimssl::testing::gpu_or_skip()) return;
   std::mt19937 rng(99);
   const std::vector<int64_t> sizes = {1, 7, 1000, 4099, 9000};
   std::vector<std::unique_ptr<DevFloats>> ps, gs;
@@ -295,7 +291,7 @@ TEST_CASE("fused gradient norm is a deterministic double-checked sum", "[cuda][o
 #else
 
 TEST_CASE("fused optimizer kernels match the CPU optimizer rule", "[cuda][optimizer]") {
-  WARN("skipped: built without CUDA");
+  slimssl::testing::gpu_or_skip();
 }
 
 #endif

@@ -1,17 +1,19 @@
-// The real data sets, when present: the shared CIFAR-10 copy (../shared/data/cifar10 beside the
-// source tree) and the installed Fashion-MNIST. Skipped with a warning where absent. To stay fast
-// the CIFAR test decodes the test split and only counts the train archive's members.
+// The real data sets, when present: the shared CIFAR-10 copy (cifar10/ in shared_data_dir(), by
+// default ../shared/data beside the source tree) and the installed Fashion-MNIST. Skipped with a
+// warning where absent. To stay fast the CIFAR test decodes the test split and only counts the
+// train archive's members.
 #include <catch2/catch.hpp>
 #include <map>
 #include "ssl/data/dataset.h"
 #include "ssl/data/file_io.h"
 #include "ssl/data/tar_reader.h"
+#include "test_files.h"
 
 using namespace slimssl;
 using namespace slimssl::data;
 
 TEST_CASE("the shared CIFAR-10 copy: 50,000 / 10,000 images in ten classes", "[data][real]") {
-  const std::string dir = std::string(SLIMSSL_SOURCE_DIR) + "/../shared/data/cifar10";
+  const std::string dir = testing::shared_data_dir() + "/cifar10";
   if (!is_directory(dir)) {
     WARN("skipped: no CIFAR-10 copy at " << dir);
     return;

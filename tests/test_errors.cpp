@@ -2,6 +2,7 @@
 // with which shapes, dtypes or devices: the message is the only thing a user sees from the CLI.
 #include <catch2/catch.hpp>
 #include <sstream>
+#include "gpu_gate.h"
 #include "gradcheck.h"
 
 using namespace slimssl;
@@ -77,11 +78,8 @@ TEST_CASE("errors: dtype mismatches", "[errors]") {
   CHECK_ERROR(cross_entropy(f32({2, 3}), f32({2})), "cross_entropy", "int64", "float32");
 }
 
-TEST_CASE("errors: devices", "[errors]") {
-  if (!cuda_available()) {
-    WARN("no CUDA device: the cross-device checks are skipped");
-    return;
-  }
+TEST_CASE("errors: devices", "[errors][cuda]") {
+  if (!gpu_or_skip()) return;
   Tensor a = f32({2, 3}), b = f32({2, 3}).to(Device::cuda());
   CHECK_ERROR(add(a, b), "add", "devices", "cpu", "cuda:0", "[2, 3]");
   CHECK_ERROR(matmul(a, f32({3, 2}).to(Device::cuda())), "matmul", "devices");

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <numbers>
 #include <sstream>
+#include "gpu_gate.h"
 #include "gradcheck.h"
 
 using namespace slimssl;
@@ -300,8 +301,97 @@ void run_case(const OpCase& c, uint64_t seed) {
   }
 }
 
-void run_table(const std::vector<OpCase>& cases) {
+// An index tensor captured by a case, on the device of the op's input (kept strided: a strided
+// index must stay strided on the device too).
+Tensor on(const Tensor& like, const Tensor& t) {
+  if (t.device() == like.device()) return t;
+  return t.is_contiguous() ? t.to(like.device()) : noncontiguous(t, like.device());
+}
+
+// Tolerances of a device result against the CPU's, per dtype: float32 differs only in the order
+// of sums (the CPU accumulates in double); bfloat16 results are rounded to 8 significant bits on
+// both sides, from sums taken in different orders, so they may differ by a few bf16 ulps.
+struct DeviceTolerance {
+  double atol, rtol;
+};
+DeviceTolerance device_tolerance(DType t) { return t == DType::BF16 ? DeviceTolerance{3e-2, 3e-2} : DeviceTolerance{1e-5, 1e-4}; }
+
+// "" when a device tensor matches the CPU one within tol (relative to the larger of |want| and the
+// CPU tensor's largest magnitude times rtol, so cancellation near zero is not held to a relative
+// bound), else the first element that differs.
+std::string device_mismatch(const Tensor& got_dev, const Tensor& want, DeviceTolerance tol) {
+  std::ostringstream os;
+  if (got_dev.shape() != want.shape()) {
+    os << "shape " << shape_str(got_dev.shape()) << ", expected " << shape_str(want.shape());
+    return os.str();
+  }
+  if (got_dev.dtype() != want.dtype()) {
+    os << "dtype " << dtype_name(got_dev.dtype()) << ", expected " << dtype_name(want.dtype());
+    return os.str();
+  }
+  auto g = got_dev.cpu().to_vector<double>(), w = want.to_vector<double>();
+  double scale = 0;
+  for (double v : w) scale = std::max(scale, std::abs(v));
+  for (size_t i = 0; i < g.size(); ++i) {
+    const double bound = tol.atol * std::max(1.0, 0.1 * scale) + tol.rtol * std::abs(w[i]);
+    if (!(std::abs(g[i] - w[i]) <= bound) && !(std::isnan(w[i]) && std::isnan(g[i]))) {
+      os << "element " << i << " " << shape_str(unravel(static_cast<int64_t>(i), want.shape())) << ": got " << g[i]
+         << ", expected " << w[i];
+      return os.str();
+    }
+  }
+  return "";
+}
+
+// The case on `device` against the same case on the CPU, from identical inputs (same values, same
+// layout), in float32 and bfloat16: the output, and the gradient of every differentiable input
+// for a fixed random weighting of the output.
+void compare_on_device(const OpCase& c, uint64_t seed, Device device) {
+  for (DType dtype : {DType::F32, DType::BF16}) {
+    for (bool strided : {false, true}) {
+      std::string mode = std::string(dtype_name(dtype)) + (strided ? ", non-contiguous" : ", contiguous");
+      INFO(c.name << " [" << device.str() << " vs cpu, " << mode << "]");
+      std::vector<Tensor> xc, xd;
+      for (size_t i = 0; i < c.inputs.size(); ++i) {
+        const In& in = c.inputs[i];
+        Tensor base = randu(in.shape, seed + 7919 * i, in.lo, in.hi).to(dtype);
+        xc.push_back(strided ? noncontiguous(base) : base.detach().clone());
+        xd.push_back(strided ? noncontiguous(base, device) : base.to(device));
+        if (c.differentiable && in.grad) xc.back().set_requires_grad(), xd.back().set_requires_grad();
+      }
+      try {
+        Tensor yc = c.op(xc), yd = c.op(xd);
+        REQUIRE(yd.device() == device);
+        const DeviceTolerance tol = device_tolerance(dtype);
+        CHECK(device_mismatch(yd, yc.detach(), tol) == "");
+        if (!c.differentiable) continue;
+        Tensor weights = randu(yc.shape(), seed + 17, -1, 1).to(dtype);
+        sum(mul(yc, weights)).backward();
+        sum(mul(yd, weights.to(device))).backward();
+        for (size_t i = 0; i < c.inputs.size(); ++i) {
+          if (!c.inputs[i].grad) continue;
+          INFO("gradient of input " << i);
+          REQUIRE(xd[i].grad().defined() == xc[i].grad().defined());
+          if (xc[i].grad().defined()) CHECK(device_mismatch(xd[i].grad(), xc[i].grad(), tol) == "");
+        }
+      } catch (const std::exception& e) {
+        FAIL_CHECK(c.name << " [" << mode << "] threw: " << e.what());
+      }
+    }
+  }
+}
+
+using TableRunner = std::function<void(const std::vector<OpCase>&)>;
+
+void run_table_cpu(const std::vector<OpCase>& cases) {
   for (size_t i = 0; i < cases.size(); ++i) run_case(cases[i], 1000 + 31 * i);
+}
+
+void run_table_cuda(const std::vector<OpCase>& cases) {
+  StorageGuards guards;
+  for (size_t i = 0; i < cases.size(); ++i) compare_on_device(cases[i], 1000 + 31 * i, Device::cuda());
+  INFO("guard words: " << guards.first_violation());
+  CHECK(guards.violations() == 0);
 }
 
 Tensor ints(const std::vector<int64_t>& v, const Shape& s) { return Tensor::from_vector<int64_t>(v, s); }
@@ -310,7 +400,7 @@ Tensor ints(const std::vector<int64_t>& v, const Shape& s) { return Tensor::from
 
 // ---------------------------------------------------------------------------------------------
 
-TEST_CASE("ops table: elementwise binary with broadcasting", "[ops]") {
+void table_elementwise_binary(const TableRunner& run_table) {
   std::vector<std::pair<Shape, Shape>> shapes = {
       {{3, 4}, {3, 4}}, {{2, 3, 4}, {4}}, {{2, 1, 4}, {3, 1}}, {{3, 4}, {}}, {{1, 3}, {2, 1}}};
   std::vector<OpCase> cases;
@@ -326,7 +416,7 @@ TEST_CASE("ops table: elementwise binary with broadcasting", "[ops]") {
   run_table(cases);
 }
 
-TEST_CASE("ops table: elementwise with a scalar", "[ops]") {
+void table_elementwise_scalar(const TableRunner& run_table) {
   Shape s{3, 4};
   run_table({
       unary("add scalar", s, -1, 1, [](auto& x) { return add(x, 2.5); }, [](double v) { return v + 2.5; }),
@@ -339,7 +429,7 @@ TEST_CASE("ops table: elementwise with a scalar", "[ops]") {
   });
 }
 
-TEST_CASE("ops table: unary math", "[ops]") {
+void table_unary_math(const TableRunner& run_table) {
   Shape s{3, 4};
   run_table({
       unary("neg", s, -1, 1, [](auto& x) { return neg(x); }, [](double v) { return -v; }),
@@ -359,7 +449,7 @@ TEST_CASE("ops table: unary math", "[ops]") {
   });
 }
 
-TEST_CASE("ops table: activations", "[ops]") {
+void table_activations(const TableRunner& run_table) {
   Shape s{4, 5};
   auto relu6_ref = [](double v) { return std::min(std::max(v, 0.0), 6.0); };
   auto sig = [](double v) { return 1 / (1 + std::exp(-v)); };
@@ -387,7 +477,7 @@ TEST_CASE("ops table: activations", "[ops]") {
   });
 }
 
-TEST_CASE("ops table: reductions", "[ops]") {
+void table_reductions(const TableRunner& run_table) {
   auto red = [](std::string name, Shape s, std::function<Tensor(const Tensor&)> f, std::vector<int64_t> dims,
                 bool keep, std::function<double(const std::vector<double>&)> r, bool diff = true) {
     return OpCase{name, {{s}}, [f](const std::vector<Tensor>& x) { return f(x[0]); },
@@ -438,7 +528,7 @@ TEST_CASE("ops table: amax and argmax pick the first of tied maxima", "[ops]") {
   CHECK(x.grad().to_vector<double>() == std::vector<double>{0, 1, 0, 0, 1, 0, 0, 0});
 }
 
-TEST_CASE("ops table: matmul and linear", "[ops]") {
+void table_matmul_linear(const TableRunner& run_table) {
   auto mm = [](std::string name, Shape sa, Shape sb) {
     return OpCase{"matmul " + name + " " + shape_str(sa) + " @ " + shape_str(sb), {{sa}, {sb}},
                   [](const std::vector<Tensor>& x) { return matmul(x[0], x[1]); },
@@ -490,7 +580,7 @@ TEST_CASE("ops table: matmul and linear", "[ops]") {
   run_table(cases);
 }
 
-TEST_CASE("ops table: softmax and losses", "[ops]") {
+void table_softmax_losses(const TableRunner& run_table) {
   auto sm = [](std::string name, Shape s, int64_t dim, bool log_form, double range) {
     return OpCase{name + " dim " + std::to_string(dim) + " " + shape_str(s), {{s, -range, range}},
                   [=](const std::vector<Tensor>& x) { return log_form ? log_softmax(x[0], dim) : softmax(x[0], dim); },
@@ -519,7 +609,7 @@ TEST_CASE("ops table: softmax and losses", "[ops]") {
       sm("log_softmax", {2, 3, 4}, 0, true, 2),
       sm("log_softmax large logits", {3, 5}, 1, true, 60),
       {"cross_entropy", {{{4, 5}, -2, 2}},
-       [=](const std::vector<Tensor>& x) { return cross_entropy(x[0], labels); },
+       [=](const std::vector<Tensor>& x) { return cross_entropy(x[0], on(x[0], labels)); },
        [=](const std::vector<Nd>& x) {
          double loss = 0;
          Nd ls = along(x[0], 1, ref_log_softmax);
@@ -554,7 +644,7 @@ TEST_CASE("ops table: softmax and losses", "[ops]") {
   });
 }
 
-TEST_CASE("ops table: joining and indexing", "[ops]") {
+void table_joining_indexing(const TableRunner& run_table) {
   auto cat_ref = [](int64_t dim) {
     return [=](const std::vector<Nd>& xs) {
       int64_t d = dim < 0 ? dim + static_cast<int64_t>(xs[0].shape.size()) : dim;
@@ -622,21 +712,21 @@ TEST_CASE("ops table: joining and indexing", "[ops]") {
       {"stack dim 1", {{{2, 3}}, {{2, 3}}}, stk(1), stack_ref(1)},
       {"stack dim -1", {{{2, 3}}, {{2, 3}}}, stk(-1), stack_ref(-1)},
       {"index_select dim 0 repeated", {{{3, 4}}},
-       [=](const std::vector<Tensor>& x) { return index_select(x[0], 0, sel0); }, select_ref(0, {2, 0, 2, 1})},
+       [=](const std::vector<Tensor>& x) { return index_select(x[0], 0, on(x[0], sel0)); }, select_ref(0, {2, 0, 2, 1})},
       {"index_select dim 1 of 3-d", {{{3, 4, 2}}},
-       [=](const std::vector<Tensor>& x) { return index_select(x[0], 1, sel1); }, select_ref(1, {3, 3, 0})},
+       [=](const std::vector<Tensor>& x) { return index_select(x[0], 1, on(x[0], sel1)); }, select_ref(1, {3, 3, 0})},
       {"index_select dim -1 strided index", {{{2, 3}}},
-       [=](const std::vector<Tensor>& x) { return index_select(x[0], -1, sel_strided); }, select_ref(1, {1, 0, 1})},
-      {"gather dim 1 repeated", {{{3, 4}}}, [=](const std::vector<Tensor>& x) { return gather(x[0], 1, g1); },
+       [=](const std::vector<Tensor>& x) { return index_select(x[0], -1, on(x[0], sel_strided)); }, select_ref(1, {1, 0, 1})},
+      {"gather dim 1 repeated", {{{3, 4}}}, [=](const std::vector<Tensor>& x) { return gather(x[0], 1, on(x[0], g1)); },
        gather_ref(1, g1)},
-      {"gather dim 0 smaller index", {{{4, 3}}}, [=](const std::vector<Tensor>& x) { return gather(x[0], 0, g0); },
+      {"gather dim 0 smaller index", {{{4, 3}}}, [=](const std::vector<Tensor>& x) { return gather(x[0], 0, on(x[0], g0)); },
        gather_ref(0, g0)},
-      {"gather dim -1 strided index", {{{3, 5}}}, [=](const std::vector<Tensor>& x) { return gather(x[0], -1, gt); },
+      {"gather dim -1 strided index", {{{3, 5}}}, [=](const std::vector<Tensor>& x) { return gather(x[0], -1, on(x[0], gt)); },
        gather_ref(1, gt)},
   });
 }
 
-TEST_CASE("ops table: views", "[ops]") {
+void table_views(const TableRunner& run_table) {
   auto view_case = [](std::string name, Shape s, std::function<Tensor(const Tensor&)> f,
                       std::function<Nd(const Nd&)> r) {
     return OpCase{name + " " + shape_str(s), {{s}}, [f](const std::vector<Tensor>& x) { return f(x[0]); },
@@ -716,3 +806,20 @@ TEST_CASE("ops table: index gradients above the threading threshold", "[ops]") {
   z.backward(h);
   CHECK(mismatch(x.grad(), Nd{{rows, cols}, want_gx}, 1e-12, 1e-12) == "");
 }
+
+// Each table runs twice: on the CPU against the naive references and finite differences, and on
+// CUDA (a GPU, or the emulated device) against the CPU, values and gradients.
+#define OPS_TABLE(title, fn)                                              \
+  TEST_CASE("ops table: " title, "[ops]") { fn(run_table_cpu); }         \
+  TEST_CASE("ops table on cuda: " title, "[cuda][ops]") {                \
+    if (slimssl::testing::gpu_or_skip()) fn(run_table_cuda);                                  \
+  }
+OPS_TABLE("elementwise binary with broadcasting", table_elementwise_binary)
+OPS_TABLE("elementwise with a scalar", table_elementwise_scalar)
+OPS_TABLE("unary math", table_unary_math)
+OPS_TABLE("activations", table_activations)
+OPS_TABLE("reductions", table_reductions)
+OPS_TABLE("matmul and linear", table_matmul_linear)
+OPS_TABLE("softmax and losses", table_softmax_losses)
+OPS_TABLE("joining and indexing", table_joining_indexing)
+OPS_TABLE("views", table_views)

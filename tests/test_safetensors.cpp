@@ -7,6 +7,7 @@
 #include <fstream>
 #include <unistd.h>
 #include "engine/safetensors.h"
+#include "gpu_gate.h"
 #include "gradcheck.h"
 
 using namespace slimssl;
@@ -115,10 +116,7 @@ TEST_CASE("safetensors round trip of every dtype, views, scalars and empty tenso
 }
 
 TEST_CASE("safetensors saves a GPU tensor through the host", "[safetensors][cuda]") {
-  if (!cuda_available()) {
-    WARN("no CUDA device: skipping the GPU save");
-    return;
-  }
+  if (!gpu_or_skip()) return;
   TempDir dir;
   Tensor h = randu({3, 4}, 8, -1, 1, DType::F32);
   save_safetensors(dir.file("g.safetensors"), {{"w", h.to(Device::cuda()).t()}});

@@ -1,5 +1,6 @@
 // Tensor storage, views and copies.
 #include <catch2/catch.hpp>
+#include "gpu_gate.h"
 #include "gradcheck.h"
 
 using namespace slimssl;
@@ -76,10 +77,7 @@ TEST_CASE("view errors name the op and the shapes", "[tensor][errors]") {
 }
 
 TEST_CASE("CUDA tensors need the CUDA build and a GPU", "[tensor][cuda]") {
-  if (!cuda_available()) {
-    WARN("skipped: no CUDA device present");
-    return;
-  }
+  if (!gpu_or_skip()) return;
   Tensor h = Tensor::arange(10);
   Tensor d = h.to(Device::cuda());
   CHECK(d.device().is_cuda());

@@ -11,6 +11,7 @@
 #include "ssl/train/contrastive.h"
 #include "ssl/train/learner.h"
 #include "ssl/train/trainer.h"
+#include "test_files.h"
 #include "train_fixture.h"
 
 using namespace slimssl;
@@ -227,7 +228,7 @@ TEST_CASE("train: bad configurations are refused with the key named", "[train][e
 
 TEST_CASE("train: every shipped config parses and validates", "[train][configs]") {
   int n = 0;
-  for (auto& e : std::filesystem::directory_iterator(std::string(SLIMSSL_SOURCE_DIR) + "/configs")) {
+  for (auto& e : std::filesystem::directory_iterator(configs_dir())) {
     if (e.path().extension() != ".json") continue;
     INFO(e.path());
     CHECK_NOTHROW(train::load_config(e.path().string(), {}));

@@ -5,6 +5,7 @@
 #pragma once
 #include <array>
 #include <cstddef>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 #include <omp.h>

@@ -1,4 +1,6 @@
 #include "engine/cuda/cuda_context.h"
+#include <algorithm>
+#include <cstring>
 #include "engine/error.h"
 #include "kernels/memory.h"
 
@@ -15,9 +17,33 @@ CudaContext::CudaContext(int device) : device_(device) {
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
 }
 
+// Errors are ignored here: at process exit the driver may already be shutting down.
 CudaContext::~CudaContext() {
+  if (stream_) cudaStreamSynchronize(stream_);
+  kernels::blas_destroy(blas_);
+  kernels::dnn_destroy(dnn_);
+  if (blas_workspace_) kernels::device_free(blas_workspace_, device_);
   if (workspace_) kernels::device_free(workspace_, device_);
+  for (Staging& s : staging_) {
+    if (s.done) cudaEventDestroy(s.done);
+    kernels::host_pinned_free(s.host);
+  }
   if (stream_) cudaStreamDestroy(stream_);
+}
+
+kernels::BlasHandle CudaContext::blas() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!blas_) {
+    blas_workspace_ = kernels::device_alloc(kernels::kBlasWorkspaceBytes, device_);
+    blas_ = kernels::blas_create(stream_, blas_workspace_, kernels::kBlasWorkspaceBytes);
+  }
+  return blas_;
+}
+
+kernels::DnnHandle CudaContext::dnn() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!dnn_) dnn_ = kernels::dnn_create(stream_);
+  return dnn_;
 }
 
 void* CudaContext::workspace(size_t bytes) {
@@ -29,6 +55,62 @@ void* CudaContext::workspace(size_t bytes) {
   return workspace_;
 }
 
+std::vector<void*> CudaContext::workspaces(std::initializer_list<size_t> bytes) {
+  constexpr size_t kAlign = 256;
+  size_t total = 0;
+  for (size_t b : bytes) total += (b + kAlign - 1) / kAlign * kAlign;
+  char* base = static_cast<char*>(workspace(std::max<size_t>(total, 1)));
+  std::vector<void*> parts;
+  for (size_t b : bytes) {
+    parts.push_back(base);
+    base += (b + kAlign - 1) / kAlign * kAlign;
+  }
+  return parts;
+}
+
 void CudaContext::synchronize() { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
+
+CudaContext::Staging& CudaContext::staging(int i) {
+  Staging& s = staging_[i];
+  if (!s.host) {
+    s.host = kernels::host_pinned_alloc(kStagingBytes);
+    check(cudaEventCreate(&s.done), "cudaEventCreate");
+    check(cudaEventRecord(s.done, stream_), "cudaEventRecord");
+  }
+  return s;
+}
+
+void CudaContext::upload(void* dst, const void* src, size_t nbytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t off = 0, i = 0; off < nbytes; off += kStagingBytes, i ^= 1) {
+    const size_t n = std::min(kStagingBytes, nbytes - off);
+    Staging& s = staging(static_cast<int>(i));
+    check(cudaEventSynchronize(s.done), "cudaEventSynchronize");  // its previous copy has left
+    std::memcpy(s.host, static_cast<const char*>(src) + off, n);
+    kernels::copy_bytes_async(static_cast<char*>(dst) + off, true, s.host, false, n, stream_);
+    check(cudaEventRecord(s.done, stream_), "cudaEventRecord");
+  }
+}
+
+void CudaContext::download(void* dst, const void* src, size_t nbytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Two chunks in flight: queue chunk j + 1 before copying chunk j out of its staging buffer.
+  auto queue = [&](size_t j) {
+    const size_t off = j * kStagingBytes, n = std::min(kStagingBytes, nbytes - off);
+    Staging& s = staging(static_cast<int>(j % 2));
+    check(cudaEventSynchronize(s.done), "cudaEventSynchronize");
+    kernels::copy_bytes_async(s.host, false, static_cast<const char*>(src) + off, true, n, stream_);
+    check(cudaEventRecord(s.done, stream_), "cudaEventRecord");
+  };
+  const size_t chunks = (nbytes + kStagingBytes - 1) / kStagingBytes;
+  if (chunks > 0) queue(0);
+  for (size_t j = 0; j < chunks; ++j) {
+    if (j + 1 < chunks) queue(j + 1);
+    Staging& s = staging_[j % 2];
+    check(cudaEventSynchronize(s.done), "cudaEventSynchronize");
+    const size_t off = j * kStagingBytes;
+    std::memcpy(static_cast<char*>(dst) + off, s.host, std::min(kStagingBytes, nbytes - off));
+  }
+}
 
 }  // namespace slimssl::cuda

@@ -8,7 +8,7 @@ namespace slimssl::cuda {
 void CudaBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) {
   const char* name = "cuda unary";
   check_device(name, ctx_.device(), {&x, &out});
-  check_float(name, "x", x);
+  check_float(name, x);
   check_dtype(name, "out", out, x.dtype());
   check_same_shape(name, "x", x, "out", out);
   check_writable(name, out);
@@ -19,7 +19,7 @@ void CudaBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double a
 void CudaBackend::binary(BinaryOp op, const Tensor& x, const Tensor& y, const Tensor& out, double alpha) {
   const char* name = "cuda binary";
   check_device(name, ctx_.device(), {&x, &y, &out});
-  check_float(name, "x", x);
+  check_float(name, x);
   check_dtype(name, "out", out, x.dtype());
   SLIMSSL_CHECK(y.dtype() == x.dtype() || (x.dtype() == DType::BF16 && y.dtype() == DType::F32), name, ": y is ",
                 dtype_name(y.dtype()), " but x is ", dtype_name(x.dtype()),

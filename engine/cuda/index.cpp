@@ -35,7 +35,7 @@ void CudaBackend::gather(const Tensor& x, int64_t dim, const Tensor& index, cons
 void CudaBackend::scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
   const char* op = "cuda scatter_add";
   check_device(op, ctx_.device(), {&dst, &index, &src});
-  check_float(op, "dst", dst);
+  check_float(op, dst);
   check_dtype(op, "src", src, dst.dtype());
   check_index_shape(op, "dst", dst, dim, index);
   check_same_shape(op, "index", index, "src", src);

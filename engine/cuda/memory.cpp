@@ -3,6 +3,7 @@
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/operands.h"
 #include "kernels/elementwise.h"
+#include "kernels/memory.h"
 
 namespace slimssl::cuda {
 
@@ -23,18 +24,22 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
   check_launch(op);
 }
 
-// Queued on the device's stream (after every kernel queued before it), then waited for: the
-// copy is complete when this returns, and a host buffer may be reused at once.
+// Every copy is ordered on the device's stream, after the work queued before it. Device -> host
+// and device -> device return complete; host -> device returns once the source has been staged
+// into pinned memory (it may be reused at once), with the device side of the copy queued before
+// any later work: to everything that runs on this device the copy has happened.
 void CudaBackend::copy_bytes(void* dst, bool dst_on_device, const void* src, bool src_on_device, size_t nbytes) {
   if (nbytes == 0) return;
   if (!dst_on_device && !src_on_device) {
     std::memcpy(dst, src, nbytes);
-    return;
+  } else if (!src_on_device) {
+    ctx_.upload(dst, src, nbytes);
+  } else if (!dst_on_device) {
+    ctx_.download(dst, src, nbytes);
+  } else {
+    kernels::copy_bytes_async(dst, true, src, true, nbytes, ctx_.stream());
+    ctx_.synchronize();
   }
-  const cudaMemcpyKind kind = dst_on_device ? (src_on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
-                                            : cudaMemcpyDeviceToHost;
-  check(cudaMemcpyAsync(dst, src, nbytes, kind, ctx_.stream()), "cuda copy_bytes");
-  ctx_.synchronize();
 }
 
 void CudaBackend::synchronize() { ctx_.synchronize(); }

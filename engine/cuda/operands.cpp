@@ -15,19 +15,6 @@ kernels::Strided strided(const char* op, const Tensor& t) {
   return s;
 }
 
-void check_device(const char* op, int device, std::initializer_list<const Tensor*> tensors) {
-  for (const Tensor* t : tensors) {
-    SLIMSSL_CHECK(t->defined(), op, ": an undefined tensor was given");
-    SLIMSSL_CHECK(t->device() == Device::cuda(device), op, ": a tensor on ", t->device().str(),
-                  " was given to the backend of cuda:", device);
-  }
-}
-
-void check_float(const char* op, const char* name, const Tensor& t) {
-  SLIMSSL_CHECK(is_floating(t.dtype()), op, ": ", name, " is ", dtype_name(t.dtype()),
-                "; expected float32, float64 or bfloat16");
-}
-
 void check_dtype(const char* op, const char* name, const Tensor& t, DType want) {
   SLIMSSL_CHECK(t.dtype() == want, op, ": ", name, " is ", dtype_name(t.dtype()), "; expected ", dtype_name(want));
 }

@@ -1,9 +1,10 @@
-// How the CUDA backend hands tensors to kernels/ (a kernels::Strided: first element, shape,
-// strides) and the checks the Backend contract leaves to the backend. The checks cost O(rank):
-// backward closures call the backend directly, so a wrong call must fail with a message naming the
-// primitive, never reach a kernel.
+// How the CUDA backend hands any-rank tensors to kernels/ (a kernels::Strided: first element,
+// shape, strides) and the checks of the elementwise, row, indexing and random primitives beyond
+// those of engine/cuda/tensor_geometry.h. The checks cost O(rank): backward closures call the
+// backend directly, so a wrong call must fail with a message naming the primitive, never reach a
+// kernel.
 #pragma once
-#include <initializer_list>
+#include "engine/cuda/tensor_geometry.h"
 #include "engine/tensor.h"
 #include "kernels/strided.h"
 
@@ -12,11 +13,7 @@ namespace slimssl::cuda {
 // The kernels' description of the view `t` (rank at most kernels::kMaxRank).
 kernels::Strided strided(const char* op, const Tensor& t);
 
-// Every tensor is defined and lives on CUDA device `device`.
-void check_device(const char* op, int device, std::initializer_list<const Tensor*> tensors);
-// `t` (named `name` in the message) is float32, float64 or bfloat16.
-void check_float(const char* op, const char* name, const Tensor& t);
-// `t` has dtype `want`.
+// `t` (named `name` in the message) has dtype `want`.
 void check_dtype(const char* op, const char* name, const Tensor& t, DType want);
 void check_same_shape(const char* op, const char* a_name, const Tensor& a, const char* b_name, const Tensor& b);
 // An output: no two of its elements share memory (no broadcast or overlapping dimension), so

@@ -8,7 +8,7 @@ namespace slimssl::cuda {
 void CudaBackend::uniform(const Tensor& out, uint64_t seed, uint64_t counter) {
   const char* op = "cuda uniform";
   check_device(op, ctx_.device(), {&out});
-  check_float(op, "out", out);
+  check_float(op, out);
   check_writable(op, out);
   kernels::uniform(out.dtype(), strided(op, out), seed, counter, ctx_.stream());
   check_launch(op);

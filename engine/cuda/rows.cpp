@@ -29,7 +29,7 @@ kernels::RowReduce row_reduce(ReduceOp op) {
 void CudaBackend::reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out, double denom) {
   const char* name = "cuda reduce_rows";
   check_device(name, ctx_.device(), {&x, &out});
-  check_float(name, "x", x);
+  check_float(name, x);
   const kernels::RowMatrix m = row_matrix(name, "x", x);
   check_dtype(name, "out", out, op == ReduceOp::ArgMax ? DType::I64 : x.dtype());
   SLIMSSL_CHECK(out.dim() == 1 && out.size(0) == m.rows, name, ": out must be [", m.rows, "] for x ",
@@ -42,7 +42,7 @@ void CudaBackend::reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out, d
 void CudaBackend::softmax_rows(const Tensor& x, const Tensor& out, bool log) {
   const char* name = "cuda softmax_rows";
   check_device(name, ctx_.device(), {&x, &out});
-  check_float(name, "x", x);
+  check_float(name, x);
   check_dtype(name, "out", out, x.dtype());
   check_same_shape(name, "x", x, "out", out);
   const kernels::RowMatrix m = row_matrix(name, "x", x);

@@ -49,4 +49,36 @@ Tensor distill_loss(const Tensor& student, const Tensor& teacher, double ts, dou
   return mul(soft_cross_entropy(mul(student, 1.0 / ts), target), ts * ts);
 }
 
+namespace {
+// The problem's logits for queries q against its keys (raw similarities, labels included).
+Logits problem_logits(const ContrastiveProblem& p, const Tensor& q, const Tensor& keys) {
+  switch (p.kind) {
+    case ContrastKind::MoCo: return moco_logits(q, p.pos, keys);
+    case ContrastKind::InBatch: return inbatch_logits(q, keys);
+    case ContrastKind::NTXent: {
+      const int64_t n = q.size(0) / 2;
+      return ntxent_logits(q.narrow(0, 0, n), q.narrow(0, n, n));
+    }
+  }
+  fail("contrastive loss: unknown problem kind");
+}
+}  // namespace
+
+Tensor reference_contrastive_loss(const ContrastiveProblem& p) {
+  Logits l = problem_logits(p, p.q, p.keys);
+  Tensor nce = info_nce(l, p.temperature);
+  Tensor kd = Tensor::zeros({}, nce.dtype(), nce.device());
+  if (p.q_teacher.defined()) {
+    Tensor tk = p.keys_teacher.defined() ? p.keys_teacher : (p.kind == ContrastKind::NTXent ? p.q_teacher : p.keys);
+    Logits t = problem_logits(p, p.q_teacher.detach(), tk.detach());
+    kd = distill_loss(l.values, t.values, p.t_student, p.t_teacher);
+  }
+  return stack({nce, kd}, 0);
+}
+
+Tensor contrastive_loss(const ContrastiveProblem& p, bool force_reference) {
+  if (!force_reference && fused_contrastive_available(p.q.device())) return fused_contrastive_loss(p);
+  return reference_contrastive_loss(p);
+}
+
 }  // namespace slimssl::train

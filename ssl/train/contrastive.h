@@ -4,6 +4,7 @@
 // Logits are RAW cosine similarities (no temperature): InfoNCE divides by its temperature, the
 // online distillation by its own (SlimCLR: T_t = T_s = 5 on raw MoCo v2 / SimCLR similarities).
 #pragma once
+#include "engine/fused_infonce.h"
 #include "engine/ops.h"
 
 namespace slimssl::train {
@@ -27,5 +28,11 @@ Tensor info_nce(const Logits& l, double temperature);
 // KD = mean_rows( -sum softmax(teacher / T_t) * log_softmax(student / T_s) ) * T_s^2; the teacher
 // is detached (no gradient).
 Tensor distill_loss(const Tensor& student, const Tensor& teacher, double t_student, double t_teacher);
+
+// The loss of one contrastive problem (engine/fused_infonce.h) as [2] = {nce, kd}: the fused
+// kernel on CUDA, the composition of ops above elsewhere (the reference the kernel is tested
+// against; `force_reference` picks it on any device).
+Tensor contrastive_loss(const ContrastiveProblem& p, bool force_reference = false);
+Tensor reference_contrastive_loss(const ContrastiveProblem& p);
 
 }  // namespace slimssl::train

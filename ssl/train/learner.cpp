@@ -35,6 +35,11 @@ double Learner::key_momentum(double progress) const {
   return 1.0 - (1.0 - cfg_.ema_momentum) * (std::cos(M_PI * progress) + 1.0) / 2.0;
 }
 
+Tensor Learner::embed(const Tensor& head_out) const {
+  // Losses compute in float32 whatever precision the network ran in.
+  return normalize(head_out.to(DType::F32), 1);
+}
+
 Tensor Learner::key_embeddings(const Tensor& x, int64_t step, uint32_t view) {
   NoGradGuard ng;
   int64_t n = x.size(0), groups = std::min<int64_t>(cfg_.shuffle_bn_groups, n);
@@ -45,13 +50,13 @@ Tensor Learner::key_embeddings(const Tensor& x, int64_t step, uint32_t view) {
       n, RandomStream(cfg_.seed, static_cast<uint32_t>(step), static_cast<uint32_t>(step >> 32), 0x53480000u | view));
   std::vector<int64_t> inverse(n);
   for (int64_t i = 0; i < n; ++i) inverse[perm[i]] = i;
-  Tensor shuffled = index_select(x, 0, Tensor::from_vector(perm, {n}));
+  Tensor shuffled = index_select(x, 0, Tensor::from_vector(perm, {n}, x.device()));
   std::vector<Tensor> parts;
   int64_t chunk = (n + groups - 1) / groups;
   for (int64_t s = 0; s < n; s += chunk)
     parts.push_back(key_->forward(shuffled.narrow(0, s, std::min(chunk, n - s)).contiguous(), 0));
-  Tensor k = index_select(concat(parts, 0), 0, Tensor::from_vector(inverse, {n}));
-  return normalize(k, 1);
+  Tensor k = index_select(concat(parts, 0), 0, Tensor::from_vector(inverse, {n}, x.device()));
+  return embed(k);
 }
 
 StepLoss Learner::combine(const std::vector<Tensor>& nce, const std::vector<Tensor>& kd,
@@ -81,6 +86,17 @@ StepLoss Learner::combine(const std::vector<Tensor>& nce, const std::vector<Tens
   return out;
 }
 
+ContrastiveProblem Learner::problem(ContrastKind kind, const Tensor& q, const Tensor& keys, const Tensor& pos,
+                                    const Tensor& teacher_q) const {
+  ContrastiveProblem p;
+  p.kind = kind, p.temperature = cfg_.temperature, p.q = q, p.keys = keys, p.pos = pos;
+  if (teacher_q.defined() && cfg_.distill) {
+    p.q_teacher = teacher_q.detach();
+    p.t_student = cfg_.distill_t_student, p.t_teacher = cfg_.distill_t_teacher;
+  }
+  return p;
+}
+
 StepLoss Learner::moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step) {
   Tensor k = key_embeddings(v2, step, 0);
   pending_keys_ = k;
@@ -89,11 +105,11 @@ StepLoss Learner::moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<
   Tensor teacher;
   for (size_t i = 0; i < n; ++i) {
     if (!active[i]) continue;
-    Tensor q = normalize(query_->forward(v1, static_cast<int>(i)), 1);
-    Logits l = moco_logits(q, k, queue_);
-    nce[i] = info_nce(l, cfg_.temperature);
-    if (i == 0) teacher = l.values.detach();
-    else if (cfg_.distill) kd[i] = distill_loss(l.values, teacher, cfg_.distill_t_student, cfg_.distill_t_teacher);
+    Tensor q = embed(query_->forward(v1, static_cast<int>(i)));
+    Tensor loss = contrastive_loss(problem(ContrastKind::MoCo, q, queue_, k, i > 0 ? teacher : Tensor()));
+    nce[i] = loss.select(0, 0);
+    if (i == 0) teacher = q.detach();
+    else if (cfg_.distill) kd[i] = loss.select(0, 1);
   }
   return combine(nce, kd, active);
 }
@@ -107,17 +123,14 @@ StepLoss Learner::moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<
   for (size_t i = 0; i < n; ++i) {
     if (!active[i]) continue;
     int wi = static_cast<int>(i);
-    Tensor q1 = normalize(query_->predict(query_->forward(v1, wi), wi), 1);
-    Tensor q2 = normalize(query_->predict(query_->forward(v2, wi), wi), 1);
-    Logits l1 = inbatch_logits(q1, k2), l2 = inbatch_logits(q2, k1);
+    Tensor q1 = embed(query_->predict(query_->forward(v1, wi), wi));
+    Tensor q2 = embed(query_->predict(query_->forward(v2, wi), wi));
+    Tensor l1 = contrastive_loss(problem(ContrastKind::InBatch, q1, k2, {}, i > 0 ? teacher1 : Tensor()));
+    Tensor l2 = contrastive_loss(problem(ContrastKind::InBatch, q2, k1, {}, i > 0 ? teacher2 : Tensor()));
     // MoCo v3 scales each direction's cross-entropy by 2T.
-    nce[i] = mul(add(info_nce(l1, t), info_nce(l2, t)), 2.0 * t);
-    if (i == 0) {
-      teacher1 = l1.values.detach(), teacher2 = l2.values.detach();
-    } else if (cfg_.distill) {
-      double ts = cfg_.distill_t_student, tt = cfg_.distill_t_teacher;
-      kd[i] = add(distill_loss(l1.values, teacher1, ts, tt), distill_loss(l2.values, teacher2, ts, tt));
-    }
+    nce[i] = mul(add(l1.select(0, 0), l2.select(0, 0)), 2.0 * t);
+    if (i == 0) teacher1 = q1.detach(), teacher2 = q2.detach();
+    else if (cfg_.distill) kd[i] = add(l1.select(0, 1), l2.select(0, 1));
   }
   return combine(nce, kd, active);
 }
@@ -129,11 +142,11 @@ StepLoss Learner::simclr(const Tensor& v1, const Tensor& v2, const std::vector<b
   for (size_t i = 0; i < n; ++i) {
     if (!active[i]) continue;
     int wi = static_cast<int>(i);
-    Tensor z1 = normalize(query_->forward(v1, wi), 1), z2 = normalize(query_->forward(v2, wi), 1);
-    Logits l = ntxent_logits(z1, z2);
-    nce[i] = info_nce(l, cfg_.temperature);
-    if (i == 0) teacher = l.values.detach();
-    else if (cfg_.distill) kd[i] = distill_loss(l.values, teacher, cfg_.distill_t_student, cfg_.distill_t_teacher);
+    Tensor z = concat({embed(query_->forward(v1, wi)), embed(query_->forward(v2, wi))}, 0);
+    Tensor loss = contrastive_loss(problem(ContrastKind::NTXent, z, {}, {}, i > 0 ? teacher : Tensor()));
+    nce[i] = loss.select(0, 0);
+    if (i == 0) teacher = z.detach();
+    else if (cfg_.distill) kd[i] = loss.select(0, 1);
   }
   return combine(nce, kd, active);
 }

@@ -8,6 +8,7 @@
 #pragma once
 #include <memory>
 #include "ssl/train/config.h"
+#include "engine/fused_infonce.h"
 #include "ssl/train/encoder.h"
 
 namespace slimssl::train {
@@ -50,6 +51,11 @@ class Learner {
 
  private:
   Tensor key_embeddings(const Tensor& x, int64_t step, uint32_t view);  // normalized full-width keys, shuffled BN
+  Tensor embed(const Tensor& head_out) const;  // L2-normalized float32 embeddings
+  // A contrastive problem of the config's temperature, with distillation from teacher_q when
+  // defined and the config distills.
+  ContrastiveProblem problem(ContrastKind kind, const Tensor& q, const Tensor& keys, const Tensor& pos,
+                             const Tensor& teacher_q) const;
   StepLoss moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step);
   StepLoss moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step);
   StepLoss simclr(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active);

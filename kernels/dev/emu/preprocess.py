@@ -28,7 +28,8 @@ def expand(path, seen):
 
 
 src = expand(os.path.abspath(sys.argv[1]), set())
-launch = re.compile(r"^(\s*)([\w:]+(?:<[^;<>]*>)?)<<<(.*?)>>>\((.*?)\);", re.S | re.M)
+# The kernel name may carry template arguments, nested one level (kern<A, Term<T>>).
+launch = re.compile(r"^(\s*)([\w:]+(?:<(?:[^;<>]|<[^;<>]*>)*>)?)<<<(.*?)>>>\((.*?)\);", re.S | re.M)
 src, n = launch.subn(lambda m: f"{m.group(1)}emu::launch({m.group(2)}, {m.group(3)}, {m.group(4)});", src)
 src = re.sub(r"extern __shared__ __align__\(\d+\) unsigned char (\w+)\[\];", r"unsigned char* \1 = emu::dyn_smem;", src)
 if "<<<" in src:

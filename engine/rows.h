@@ -1,11 +1,13 @@
-// Reductions over arbitrary dimensions are done by moving the reduced dimensions last and making
-// the result contiguous: a [rows, cols] matrix whose rows are reduced. One copy, simple kernels.
+// Reductions and row-wise ops over arbitrary dimensions move those dimensions last and make the
+// result contiguous: a [rows, cols] matrix whose rows the backend processes. One copy (none when
+// the dimensions already are last), simple kernels on every backend.
 #pragma once
 #include <algorithm>
 #include <numeric>
+#include <utility>
 #include "engine/ops.h"
 
-namespace slimssl::cpu {
+namespace slimssl {
 
 struct Rows {
   Tensor matrix;     // contiguous [rows, cols] (detached)
@@ -25,25 +27,30 @@ inline std::vector<int64_t> normalize_dims(std::vector<int64_t> dims, int64_t ra
   return dims;
 }
 
+// The (keep, drop) output shapes of reducing x over the sorted dims.
+inline std::pair<Shape, Shape> as_rows_shapes(const Tensor& x, const std::vector<int64_t>& dims_sorted) {
+  Shape keep, drop;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    bool reduced = std::binary_search(dims_sorted.begin(), dims_sorted.end(), d);
+    keep.push_back(reduced ? 1 : x.size(d));
+    if (!reduced) drop.push_back(x.size(d));
+  }
+  return {keep, drop};
+}
+
 inline Rows as_rows(const Tensor& x, const std::vector<int64_t>& dims_sorted) {
   Rows r;
   std::vector<int64_t> order;
-  std::vector<bool> reduced(x.dim(), false);
-  for (auto d : dims_sorted) reduced[d] = true;
-  for (int64_t d = 0; d < x.dim(); ++d) {
-    if (!reduced[d]) {
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (!std::binary_search(dims_sorted.begin(), dims_sorted.end(), d)) {
       order.push_back(d);
       r.rows *= x.size(d);
-      r.drop_shape.push_back(x.size(d));
-      r.keep_shape.push_back(x.size(d));
-    } else {
-      r.keep_shape.push_back(1);
     }
-  }
   for (auto d : dims_sorted) {
     order.push_back(d);
     r.cols *= x.size(d);
   }
+  std::tie(r.keep_shape, r.drop_shape) = as_rows_shapes(x, dims_sorted);
   r.matrix = x.detach().permute(order).contiguous().reshape({r.rows, r.cols});
   return r;
 }
@@ -60,4 +67,4 @@ inline Tensor rows_back(const Tensor& m, const Shape& shape, int64_t dim) {
   return m.reshape(moved).permute(back).contiguous();
 }
 
-}  // namespace slimssl::cpu
+}  // namespace slimssl

@@ -1,0 +1,118 @@
+// The CPU backend's row primitives: reductions and (log-)softmax over the rows of a contiguous
+// [rows, cols] matrix (the fronts move the reduced dimensions last). Sums accumulate in double:
+// the reference should not be the noisy side.
+#include <cmath>
+#include "engine/cpu/cpu_backend.h"
+#include "engine/cpu/widen.h"
+
+namespace slimssl::cpu {
+namespace {
+// (OpenMP pragmas cannot sit inside the dispatch macro's argument, so kernels are templates.)
+template <class T>
+void sum_rows(const T* p, T* o, int64_t rows, int64_t cols) {
+#pragma omp parallel for if (rows * cols > (1 << 16))
+  for (int64_t i = 0; i < rows; ++i) {
+    double acc = 0;
+    for (int64_t j = 0; j < cols; ++j) acc += p[i * cols + j];
+    o[i] = static_cast<T>(acc);
+  }
+}
+
+// Two passes (mean, then squared deviations) in double: one pass of sum(x^2) - n mean^2 cancels
+// catastrophically when the mean is large against the spread.
+template <class T>
+void var_rows(const T* p, T* o, int64_t rows, int64_t cols, double denom) {
+#pragma omp parallel for if (rows * cols > (1 << 16))
+  for (int64_t i = 0; i < rows; ++i) {
+    const T* r = p + i * cols;
+    double m = 0;
+    for (int64_t j = 0; j < cols; ++j) m += r[j];
+    m /= static_cast<double>(cols);
+    double ss = 0;
+    for (int64_t j = 0; j < cols; ++j) ss += (r[j] - m) * (r[j] - m);
+    o[i] = static_cast<T>(ss / denom);
+  }
+}
+
+// The index of the first maximum of each row; a NaN counts as the maximum (as in PyTorch), so the
+// NaN propagates to amax instead of being skipped.
+template <class T>
+int64_t argmax_row(const T* r, int64_t cols) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < cols && !std::isnan(r[best]); ++j)
+    if (r[j] > r[best] || std::isnan(r[j])) best = j;
+  return best;
+}
+
+template <class T>
+void argmax_rows(const T* p, int64_t* idx, T* maxv, int64_t rows, int64_t cols) {
+#pragma omp parallel for if (rows * cols > (1 << 16))
+  for (int64_t i = 0; i < rows; ++i) {
+    int64_t a = argmax_row(p + i * cols, cols);
+    if (idx) idx[i] = a;
+    if (maxv) maxv[i] = p[i * cols + a];
+  }
+}
+
+// Row-wise softmax (log_out = false) or log-softmax (log_out = true). The row maximum is
+// subtracted first so exp never overflows; the sum is accumulated in double.
+template <class T>
+void softmax_rows_impl(const T* p, T* o, int64_t rows, int64_t cols, bool log_out) {
+#pragma omp parallel for if (rows * cols > (1 << 15))
+  for (int64_t i = 0; i < rows; ++i) {
+    const T* r = p + i * cols;
+    T* y = o + i * cols;
+    T m = r[0];
+    for (int64_t j = 1; j < cols; ++j) m = std::max(m, r[j]);
+    double z = 0;
+    for (int64_t j = 0; j < cols; ++j) z += std::exp(static_cast<double>(r[j] - m));
+    if (log_out) {
+      T lse = static_cast<T>(std::log(z));
+      for (int64_t j = 0; j < cols; ++j) y[j] = r[j] - m - lse;
+    } else {
+      for (int64_t j = 0; j < cols; ++j) y[j] = static_cast<T>(std::exp(static_cast<double>(r[j] - m)) / z);
+    }
+  }
+}
+
+void check_rows(const char* op, const Tensor& x) {
+  SLIMSSL_CHECK(x.dim() == 2 && x.is_contiguous(), op, ": expected a contiguous [rows, cols] matrix, got ",
+                shape_str(x.shape()));
+}
+}  // namespace
+
+void CpuBackend::reduce_rows(ReduceOp op, const Tensor& x_in, const Tensor& out_in, double denom) {
+  check_rows("reduce_rows", x_in);
+  Tensor x = widened(x_in);
+  const int64_t rows = x.size(0), cols = x.size(1);
+  if (op == ReduceOp::ArgMax) {
+    SLIMSSL_CHECK(out_in.dtype() == DType::I64, "reduce_rows: argmax writes int64");
+    SLIMSSL_DISPATCH_FLOAT(x.dtype(), "argmax", [&] {
+      argmax_rows<scalar_t>(x.data<scalar_t>(), out_in.data<int64_t>(), nullptr, rows, cols);
+    });
+    return;
+  }
+  Tensor out = widened_output(out_in);
+  SLIMSSL_DISPATCH_FLOAT(x.dtype(), "reduce_rows", [&] {
+    const scalar_t* p = x.data<scalar_t>();
+    scalar_t* o = out.data<scalar_t>();
+    switch (op) {
+      case ReduceOp::Sum: sum_rows(p, o, rows, cols); break;
+      case ReduceOp::Var: var_rows(p, o, rows, cols, denom); break;
+      case ReduceOp::Max: argmax_rows<scalar_t>(p, nullptr, o, rows, cols); break;
+      case ReduceOp::ArgMax: break;
+    }
+  });
+  narrow_back(out, out_in);
+}
+
+void CpuBackend::softmax_rows(const Tensor& x_in, const Tensor& out_in, bool log) {
+  check_rows("softmax_rows", x_in);
+  Tensor x = widened(x_in), out = widened_output(out_in);
+  SLIMSSL_DISPATCH_FLOAT(x.dtype(), "softmax_rows", [&] {
+    softmax_rows_impl(x.data<scalar_t>(), out.data<scalar_t>(), x.size(0), x.size(1), log);
+  });
+  narrow_back(out, out_in);
+}
+
+}  // namespace slimssl::cpu
