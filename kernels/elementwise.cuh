@@ -41,8 +41,10 @@ constexpr int vector_width() {
   return static_cast<int>(16 / widest < 4 ? 16 / widest : 4);
 }
 
+// The vectors are taken by value: copying a whole aligned Vec is what makes the compiler emit one
+// vector load per operand (through a reference it loads the elements one by one).
 template <int V, class F, class Out, class... In>
-__device__ __forceinline__ void apply_vector(const F& f, Out* out, const Vec<In, V>&... x) {
+__device__ __forceinline__ void apply_vector(const F& f, Out* out, const Vec<In, V>... x) {
   Vec<Out, V> o;
 #pragma unroll
   for (int j = 0; j < V; ++j) o.v[j] = f(x.v[j]...);
@@ -56,7 +58,8 @@ __global__ void __launch_bounds__(kBlock) flat_kernel(F f, int64_t n, Out* out, 
   const int64_t vectors = n / V;
   for (int64_t v = first; v < vectors; v += step)
     apply_vector<V>(f, out + v * V, *reinterpret_cast<const Vec<In, V>*>(in + v * V)...);
-  for (int64_t i = vectors * V + first; i < n; i += step) out[i] = f(in[i]...);
+  const int64_t i = vectors * V + first;  // the tail: fewer than V elements, and V <= step
+  if (i < n) out[i] = f(in[i]...);
 }
 
 template <class F, class Out, class... In, size_t... K>

@@ -75,15 +75,23 @@ __device__ void group_argmax(C& v, int64_t& c, C* scratch_v, int64_t* scratch_c)
   }
 }
 
+// Calls row(r) for each row of `rows` owned by this thread's group of G threads (a grid-stride
+// loop over the kBlock / G groups of each block).
+template <int G, class Row>
+__device__ __forceinline__ void for_each_row(int64_t rows, Row row) {
+  constexpr int kRowsPerBlock = kBlock / G;
+  for (int64_t r = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / G; r < rows;
+       r += static_cast<int64_t>(gridDim.x) * kRowsPerBlock)
+    row(r);
+}
+
 template <RowReduce Op, int G, class T>
 __global__ void __launch_bounds__(kBlock) reduce_rows_kernel(RowMatrix x, void* out, int64_t out_stride, double denom) {
   using C = compute_t<T>;
   __shared__ C scratch[kWarps];
   __shared__ int64_t scratch_c[kWarps];
-  constexpr int kRowsPerBlock = kBlock / G;
   const int t = threadIdx.x % G;
-  for (int64_t r = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / G; r < x.rows;
-       r += static_cast<int64_t>(gridDim.x) * kRowsPerBlock) {
+  for_each_row<G>(x.rows, [&](int64_t r) {
     const T* row = static_cast<const T*>(x.data) + r * x.row_stride;
     if constexpr (Op == RowReduce::Sum || Op == RowReduce::Var) {
       C s = 0;
@@ -112,7 +120,7 @@ __global__ void __launch_bounds__(kBlock) reduce_rows_kernel(RowMatrix x, void* 
         else static_cast<int64_t*>(out)[r * out_stride] = at;
       }
     }
-  }
+  });
 }
 
 // The row maximum ignores NaN (so the Max reduction never sees one); a NaN still reaches the sum
@@ -121,10 +129,8 @@ template <bool kLog, int G, class T>
 __global__ void __launch_bounds__(kBlock) softmax_rows_kernel(RowMatrix x, T* y, int64_t y_row_stride) {
   using C = compute_t<T>;
   __shared__ C scratch[kWarps];
-  constexpr int kRowsPerBlock = kBlock / G;
   const int t = threadIdx.x % G;
-  for (int64_t r = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / G; r < x.rows;
-       r += static_cast<int64_t>(gridDim.x) * kRowsPerBlock) {
+  for_each_row<G>(x.rows, [&](int64_t r) {
     const T* row = static_cast<const T*>(x.data) + r * x.row_stride;
     T* out = y + r * y_row_stride;
     C m = -std::numeric_limits<C>::infinity();
@@ -142,7 +148,7 @@ __global__ void __launch_bounds__(kBlock) softmax_rows_kernel(RowMatrix x, T* y,
     } else {
       for (int64_t c = t; c < x.cols; c += G) out[c] = convert<T>(math::exp(convert<C>(row[c]) - m) / z);
     }
-  }
+  });
 }
 
 template <RowReduce Op, class T>
