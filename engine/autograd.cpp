@@ -1,6 +1,7 @@
 #include "engine/autograd.h"
 #include <unordered_set>
 #include "engine/ops.h"
+#include "engine/profile.h"
 
 namespace slimssl {
 namespace {
@@ -119,6 +120,7 @@ void run_backward(const Tensor& root, const Tensor& seed_in, bool retain_graph) 
   SLIMSSL_CHECK(seed.shape() == root.shape(), "backward(): gradient shape ", shape_str(seed.shape()),
                 " does not match ", shape_str(root.shape()));
   NoGradGuard no_grad;
+  profile::BackwardScope profiled;
 
   // Topological order of the tensors (by impl) reachable through grad_fn edges.
   std::vector<Tensor> order;

@@ -1,5 +1,6 @@
 #include "engine/fused_infonce.h"
 #include "engine/autograd.h"
+#include "engine/profile.h"
 #ifdef SLIMSSL_WITH_CUDA
 #include "engine/cuda/cuda_backend.h"
 #include "kernels/infonce.h"
@@ -84,8 +85,11 @@ Tensor fused_contrastive_loss(const ContrastiveProblem& p) {
   const Device dev = p.q.device();
   Tensor loss = Tensor::empty({2}, DType::F32, dev);
   Tensor saved = Tensor::empty({static_cast<int64_t>(kernels::infonce_saved_floats(k))}, DType::F32, dev);
-  kernels::infonce_forward(k, loss.data<float>(), saved.data<float>(),
-                           ctx.workspace(kernels::infonce_workspace_bytes(k, keys_grad)), ctx.stream());
+  {
+    profile::PrimitiveScope timed("fused_infonce_forward", dev);  // a kernel outside the Backend
+    kernels::infonce_forward(k, loss.data<float>(), saved.data<float>(),
+                             ctx.workspace(kernels::infonce_workspace_bytes(k, keys_grad)), ctx.stream());
+  }
   std::vector<Tensor> inputs{p.q};
   if (keys_grad) inputs.push_back(p.keys);
   return record("fused_contrastive_loss", loss, inputs,
@@ -99,9 +103,12 @@ Tensor fused_contrastive_loss(const ContrastiveProblem& p) {
                   Tensor dk = want_dk ? Tensor::empty(m.keys.shape(), m.keys.dtype(), m.keys.device()) : Tensor();
                   // NT-Xent: q and keys are the same rows; the kernel sums both roles into dq.
                   void* dkeys = p_.kind == ContrastKind::NTXent ? dq.raw() : (want_dk ? dk.raw() : nullptr);
-                  kernels::infonce_backward(k, grad_loss.data<float>(), saved.data<float>(), dq.raw(), dkeys,
-                                            ctx.workspace(kernels::infonce_workspace_bytes(k, dkeys != nullptr)),
-                                            ctx.stream());
+                  {
+                    profile::PrimitiveScope timed("fused_infonce_backward", m.q.device());
+                    kernels::infonce_backward(k, grad_loss.data<float>(), saved.data<float>(), dq.raw(), dkeys,
+                                              ctx.workspace(kernels::infonce_workspace_bytes(k, dkeys != nullptr)),
+                                              ctx.stream());
+                  }
                   s.add(0, dq);
                   if (want_dk) s.add(1, dk);
                 });

@@ -3,6 +3,7 @@
 #include <cstring>
 #include "engine/backend.h"
 #include "engine/error.h"
+#include "engine/profile.h"
 #ifdef SLIMSSL_WITH_CUDA
 #include "kernels/memory.h"
 #endif
@@ -52,6 +53,7 @@ void raw_free(void* p, Device device) {
 }  // namespace
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
+  if (profile::enabled()) profile::note_allocation(nbytes);
   auto s = std::make_shared<Storage>();
   s->nbytes = nbytes;
   s->device = device;
@@ -115,5 +117,15 @@ bool cuda_available() {
   return false;
 #endif
 }
+
+bool cuda_emulated() {
+#ifdef SLIMSSL_CUDA_EMULATED
+  return true;
+#else
+  return false;
+#endif
+}
+
+Device default_device() { return cuda_available() && !cuda_emulated() ? Device::cuda(0) : Device::cpu(); }
 
 }  // namespace slimssl

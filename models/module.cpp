@@ -9,7 +9,9 @@ thread_local MacCounter* g_counter = nullptr;
 MacCounter::MacCounter() : previous_(g_counter) { g_counter = this; }
 MacCounter::~MacCounter() { g_counter = previous_; }
 void MacCounter::add(int64_t n) {
-  if (g_counter) g_counter->macs_ += n;
+  if (!g_counter) return;
+  g_counter->macs_ += n;
+  if (!grad_enabled()) g_counter->no_grad_macs_ += n;
 }
 
 Tensor Module::register_parameter(const std::string& name, Tensor t) {
@@ -87,6 +89,22 @@ NamedTensors Module::export_state(int wi) const {
   NoGradGuard ng;
   export_state(wi, "", out);
   return out;
+}
+
+void Module::to(Device device) {
+  NoGradGuard ng;
+  for (auto* list : {&params_, &buffers_})
+    for (auto& [name, t] : *list) {
+      if (!is_floating(t.dtype()) || t.device() == device) continue;
+      t.set_data(t.detach().to(device));
+      t.set_grad(Tensor());
+    }
+  for (auto& [n, c] : children_) c->to(device);
+}
+
+Device Module::device() const {
+  for (auto& [n, t] : named_parameters()) return t.device();
+  return Device::cpu();
 }
 
 void Module::train(bool on) {

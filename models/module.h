@@ -35,6 +35,12 @@ class Module {
   virtual void export_state(int wi, const std::string& prefix, NamedTensors& out) const;
   NamedTensors export_state(int wi) const;
 
+  // Moves every floating parameter and buffer to `device` in place (the tensors keep their
+  // identity; gradients are dropped). Integer bookkeeping buffers (BatchNorm's
+  // num_batches_tracked) stay on the host, where they are counted without a device round trip.
+  void to(Device device);
+  Device device() const;  // where the parameters live (the CPU for a module without any)
+
   void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }
@@ -77,17 +83,20 @@ class Sequential : public Layer {
   std::vector<std::shared_ptr<Layer>> layers_;
 };
 
-// Counts multiply-accumulates of conv and linear layers during forward passes in its scope
-// (one per thread); `slimssl models` measures MACs by running the real modules under it.
+// Counts multiply-accumulates of conv and linear layers (and attention's products) during forward
+// passes in its scope, over the whole batch (one counter per thread); `slimssl models` measures
+// MACs per image by running the real modules on one image under it.
 class MacCounter {
  public:
   MacCounter();
   ~MacCounter();
   int64_t macs() const { return macs_; }
+  // Those counted while grad mode was off: forward passes that get no backward (a key encoder).
+  int64_t no_grad_macs() const { return no_grad_macs_; }
   static void add(int64_t n);  // called by layers; no-op outside a counter's scope
 
  private:
-  int64_t macs_ = 0;
+  int64_t macs_ = 0, no_grad_macs_ = 0;
   MacCounter* previous_;
 };
 

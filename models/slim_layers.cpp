@@ -8,10 +8,10 @@ void check_width(int wi, size_t n, const char* layer) {
                 " out of range (the layer has ", n, " widths)");
 }
 
-// Rows a linear layer processes per sample: 1 for [N, D], tokens for [N, T, D].
-int64_t rows_per_sample(const Tensor& x) {
+// Rows a linear layer processes in the whole batch: N for [N, D], N * T for [N, T, D].
+int64_t rows_of(const Tensor& x) {
   if (x.dim() <= 1) return 1;
-  return x.numel() / x.size(-1) / std::max<int64_t>(1, x.size(0));
+  return x.numel() / std::max<int64_t>(1, x.size(-1));
 }
 
 Channels scale_channels(int64_t c, const std::vector<double>& widths) {
@@ -72,7 +72,7 @@ Tensor SlimConv2d::forward(const Tensor& x, int wi) {
   p.dilation_h = p.dilation_w = spec_.dilation;
   p.groups = spec_.depthwise ? in_[wi] : 1;
   Tensor y = conv2d(x, weight_at(wi), spec_.bias ? bias.narrow(0, 0, out_[wi]) : Tensor(), p);
-  MacCounter::add(y.numel() / y.size(0) * (spec_.depthwise ? 1 : in_[wi]) * spec_.kernel * spec_.kernel);
+  MacCounter::add(y.numel() * (spec_.depthwise ? 1 : in_[wi]) * spec_.kernel * spec_.kernel);
   return y;
 }
 
@@ -106,7 +106,7 @@ Tensor SlimLinear::forward(const Tensor& x, int wi) {
   check_width(wi, in_.size(), "SlimLinear");
   SLIMSSL_CHECK(x.dim() >= 1 && x.size(-1) == in_[wi], "SlimLinear ", weight.name(), ": input ",
                 shape_str(x.shape()), " at width index ", wi, " should have ", in_[wi], " features");
-  MacCounter::add(rows_per_sample(x) * in_[wi] * out_[wi]);
+  MacCounter::add(rows_of(x) * in_[wi] * out_[wi]);
   return linear(x, weight_at(wi), bias.defined() ? bias.narrow(0, 0, out_[wi]) : Tensor());
 }
 
@@ -155,7 +155,7 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias) {
 }
 
 Tensor Linear::forward(const Tensor& x, int) {
-  MacCounter::add(rows_per_sample(x) * weight.numel());
+  MacCounter::add(rows_of(x) * weight.numel());
   return linear(x, weight, bias);
 }
 

@@ -143,7 +143,8 @@ class Activation : public Layer {
   ActKind kind_;
 };
 
-int64_t rows_per_sample(const Tensor& x);
+// Rows a linear layer processes in the whole batch (every token of every sample).
+int64_t rows_of(const Tensor& x);
 
 // ---- template definitions ----
 template <class Norm>

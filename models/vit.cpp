@@ -29,7 +29,7 @@ std::array<Tensor, 3> SlimQKV::forward(const Tensor& x, int wi) const {
   check_width(wi, dims_.size(), "attn.qkv");
   SLIMSSL_CHECK(x.dim() >= 1 && x.size(-1) == dims_[wi], "attn.qkv ", weight.name(), ": input ",
                 shape_str(x.shape()), " at width index ", wi, " should have ", dims_[wi], " features");
-  MacCounter::add(rows_per_sample(x) * 3 * dims_[wi] * dims_[wi]);
+  MacCounter::add(rows_of(x) * 3 * dims_[wi] * dims_[wi]);
   return {linear(x, weight_block(0, wi), bias_block(0, wi)), linear(x, weight_block(1, wi), bias_block(1, wi)),
           linear(x, weight_block(2, wi), bias_block(2, wi))};
 }
@@ -60,7 +60,7 @@ class Attention : public Layer {
     // softmax(q k^T / sqrt(head_dim)) v per head: [N, h, T, T] then [N, h, T, head_dim].
     Tensor attn = softmax(mul(matmul(heads(q), heads(k).transpose(-2, -1)), 1.0 / std::sqrt(double(head_dim_))), -1);
     Tensor o = matmul(attn, heads(v)).permute({0, 2, 1, 3}).reshape({n, t, d});
-    MacCounter::add(2 * h * t * t * head_dim_);  // q @ k^T and attn @ v
+    MacCounter::add(n * 2 * h * t * t * head_dim_);  // q @ k^T and attn @ v
     return proj_->forward(o, wi);
   }
 

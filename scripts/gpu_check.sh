@@ -45,13 +45,12 @@ STAGES=(
   "kernel_bench  120  bench     gpu  bin:infonce_dev,bin:sliced_conv_dev        stage_kernel_bench"
   "racecheck      60  sanitizer gpu  bin:slimssl_tests,tool:compute-sanitizer   stage_sanitize racecheck"
   "synccheck      40  sanitizer gpu  bin:slimssl_tests,tool:compute-sanitizer   stage_sanitize synccheck"
-  "step_bench     90  bench     gpu  cmd:bench,opt:bench:--json,peer:           stage_planned"
+  "step_bench    150  bench     gpu  cmd:bench,opt:bench:--json,peer:           stage_step_bench"
   "train_cifar   120  train     gpu  opt:train:--device,data:cifar10,config:cifar10_slimclr_mocov2_resnet18.json stage_planned"
 )
-# Planned rows (stage_planned): step_bench runs `slimssl bench step --config ... --json` beside the
-# PyTorch peer (benchmarks/peer/*.py, with the machine's python3); train_cifar trains briefly on the
-# bundle's CIFAR-10 (configs/cifar10_slimclr_mocov2_resnet18.json), then evaluates with kNN. Their
-# needs name what must exist first; the function is written when it does.
+# Planned rows (stage_planned): train_cifar trains briefly on the bundle's CIFAR-10
+# (configs/cifar10_slimclr_mocov2_resnet18.json), then evaluates with kNN. Its needs name what must
+# exist first; the function is written when it does.
 
 # --- helpers for stages (each stage runs as `gpu_check.sh --stage FUNCTION ARG`) -----------------
 figure() { printf '%s\t%s\n' "$1" "$2" >>"$WORK/figures/$STAGE_NAME.txt"; }
@@ -315,6 +314,34 @@ stage_kernel_bench() {
   bench_run infonce_dev $((STAGE_LIMIT * 2 / 5))
   bench_run sliced_conv_dev "$STAGE_LIMIT"
   return $STAGE_RC
+}
+
+# The training step beside the PyTorch peer (benchmarks/peer/compare.py gpu): slimssl bench step
+# --json, then the peer eager and under torch.compile (bf16 autocast, channels-last), one table.
+stage_step_bench() {
+  local out="$WORK/tmp/step_bench" config="$CONFIGS_DIR/cifar10_slimclr_mocov2_resnet18.json" rc f
+  mkdir -p "$out"
+  if ((DRY)); then  # the peer's scripts parse, and slimssl's bench runs this config (on the CPU: batch 8 at 16 px)
+    for f in "$PEER_DIR"/*.py; do
+      "$PY" -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$f" || { echo "dry run: $f does not parse"; return 1; }
+    done
+    OMP_WAIT_POLICY=PASSIVE "$BIN/slimssl" bench step --config "$config" --json --steps 1 --warmup 0 data=synthetic batch_size=8 image_size=16 threads=1 \
+      queue_size=64 shuffle_bn_groups=2 >"$out/dry.json" || { echo "dry run: slimssl bench step failed"; return 1; }
+    echo "dry run: slimssl bench step ran the config on the CPU: $(head -c 200 "$out/dry.json")..."
+  fi
+  on_gpu $((STAGE_LIMIT - 5)) "$PY" "$PEER_DIR/compare.py" gpu --slimssl "$BIN/slimssl" --python "$PY" \
+    --config "$config" --budget $((STAGE_LIMIT - 15)) --out "$out"
+  rc=$?
+  ((DRY)) && return $rc
+  [[ -f "$out/table.md" ]] && detail "$(cat "$out/table.md")" ""
+  [[ -f "$out/results.jsonl" ]] && "$PY" - "$out/results.jsonl" <<'PYEOF' | while IFS=$'\t' read -r k v; do figure "$k" "$v"; done
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    key = r["engine"].replace(" ", "_")
+    print("%s_images_per_s\t%s" % (key, r.get("error") or "%.0f" % r["images_per_s"]))
+PYEOF
+  return $rc
 }
 
 stage_planned() { not_available "planned stage: its needs are met but its commands are not written yet"; }

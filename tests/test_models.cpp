@@ -246,7 +246,24 @@ TEST_CASE("slimmable layers equal the plain ops on compact copies of their slice
   CHECK(allclose(fc.forward(v, 1), linear(v, w_compact, fc.bias.detach()), 1e-6));
   MacCounter macs;
   conv.forward(x, 1);
-  CHECK(macs.macs() == 3 * 4 * 4 * 3 * 9);  // out channels x output pixels x in channels x kernel
+  // The whole batch: images x out channels x output pixels x in channels x kernel.
+  CHECK(macs.macs() == 2 * 3 * 4 * 4 * 3 * 9);
+  CHECK(macs.no_grad_macs() == macs.macs());  // all of it under NoGradGuard
+}
+
+TEST_CASE("MacCounter counts the whole batch, and apart the passes without grad", "[models]") {
+  SlimLinear fc({5, 3}, {4, 2}, true);
+  Tensor v = randu({6, 5}, 7, -1, 1, DType::F32);
+  MacCounter macs;
+  fc.forward(v, 0);  // grad mode on: a pass that gets a backward
+  CHECK(macs.macs() == 6 * 5 * 4);
+  CHECK(macs.no_grad_macs() == 0);
+  {
+    NoGradGuard ng;
+    fc.forward(v.narrow(1, 0, 3), 1);  // a key encoder's pass: 6 rows x 3 in x 2 out
+  }
+  CHECK(macs.macs() == 6 * 5 * 4 + 6 * 3 * 2);
+  CHECK(macs.no_grad_macs() == 6 * 3 * 2);
 }
 
 TEST_CASE("vit: a slimmed network equals a compact ViT built from the first heads' q, k, v rows", "[models]") {

@@ -13,6 +13,7 @@ int run_export(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_features(const std::vector<std::string>& args);
 int run_plot(const std::vector<std::string>& args);
+int run_bench(const std::vector<std::string>& args);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
@@ -25,6 +26,7 @@ const std::vector<Command>& commands() {
       {"plot", "figures of a run and an index.html: RUN_DIR [--out DIR] [--format png|svg]", run_plot},
       {"export", "one width as a standalone network: RUN_DIR|CKPT --width W --out FILE.safetensors", run_export},
       {"models", "parameters and MACs of every architecture at every width (--json)", run_models},
+      {"bench", "speed of a training step: step --config FILE|NAME | model --model NAME [--profile] [--json]", run_bench},
   };
   return all;
 }

@@ -23,6 +23,13 @@ Learner::Learner(const TrainConfig& c) : cfg_(c), weights_(resolve_loss_weights(
   }
 }
 
+void Learner::to(Device device) {
+  query_->to(device);
+  if (key_) key_->to(device);
+  if (queue_.defined()) queue_.set_data(queue_.detach().to(device));
+  pending_keys_ = Tensor();
+}
+
 std::vector<bool> Learner::active_widths(double epoch) const {
   std::vector<bool> on(cfg_.widths.size(), epoch >= cfg_.slim_start_epoch);
   on[0] = true;
@@ -40,14 +47,18 @@ Tensor Learner::embed(const Tensor& head_out) const {
   return normalize(head_out.to(DType::F32), 1);
 }
 
+std::vector<int64_t> Learner::key_permutation(int64_t n, int64_t step, uint32_t view) const {
+  return random_permutation(
+      n, RandomStream(cfg_.seed, static_cast<uint32_t>(step), static_cast<uint32_t>(step >> 32), 0x53480000u | view));
+}
+
 Tensor Learner::key_embeddings(const Tensor& x, int64_t step, uint32_t view) {
   NoGradGuard ng;
   int64_t n = x.size(0), groups = std::min<int64_t>(cfg_.shuffle_bn_groups, n);
   // Shuffle, run BN over each sub-batch separately, unshuffle: a key's BN statistics then come
   // from a different set of images than its query's, which is what MoCo's multi-GPU shuffle BN
   // achieves (without it the batch statistics leak which sample is the positive).
-  std::vector<int64_t> perm = random_permutation(
-      n, RandomStream(cfg_.seed, static_cast<uint32_t>(step), static_cast<uint32_t>(step >> 32), 0x53480000u | view));
+  std::vector<int64_t> perm = key_permutation(n, step, view);
   std::vector<int64_t> inverse(n);
   for (int64_t i = 0; i < n; ++i) inverse[perm[i]] = i;
   Tensor shuffled = index_select(x, 0, Tensor::from_vector(perm, {n}, x.device()));

@@ -39,12 +39,20 @@ class Learner {
   // and, for MoCo v2, enqueueing the keys of the step.
   void after_step(double progress);
   double key_momentum(double progress) const;
+  // The order in which the key encoder sees the batch at `step` for key view `view` (0, or 1 for
+  // MoCo v3's second view): position i holds sample perm[i]; its BN sub-batches are consecutive
+  // runs of this order. A function of (seed, step, view) only.
+  std::vector<int64_t> key_permutation(int64_t n, int64_t step, uint32_t view) const;
 
   // Tensors that make up the learner's state in a checkpoint: query, key, queue.
   std::vector<std::pair<std::string, Tensor>> state() const;
   void load_state(const std::vector<std::pair<std::string, Tensor>>& named);
   int64_t queue_ptr() const { return queue_ptr_; }
   void set_queue_ptr(int64_t p) { queue_ptr_ = p; }
+
+  // Moves the encoders and the queue to `device` (tensors keep their identity).
+  void to(Device device);
+  Device device() const { return query_->device(); }
 
   Encoder& query() { return *query_; }
   const TrainConfig& config() const { return cfg_; }

@@ -16,6 +16,7 @@
 #include "ssl/train/checkpoint.h"
 #include "ssl/train/learner.h"
 #include "ssl/train/optimizer.h"
+#include "ssl/train/train_step.h"
 
 namespace slimssl::train {
 namespace fs = std::filesystem;
@@ -38,21 +39,6 @@ std::string fmt_duration(double s) {
   else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
   else std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, int(s) % 3600 / 60);
   return buf;
-}
-
-// The learning rate at a fractional epoch, with SlimCLR's optional restart at slow start's end.
-double lr_at(const TrainConfig& c, double epoch) {
-  Schedule s;
-  s.kind = c.lr_schedule, s.base_lr = c.lr, s.warmup_epochs = c.warmup_epochs;
-  s.milestones = c.lr_milestones, s.total_epochs = static_cast<double>(c.epochs);
-  if (c.slim_start_lr > 0 && c.slim_start_epoch > 0 && c.widths.size() > 1 && epoch >= c.slim_start_epoch) {
-    Schedule after = s;
-    after.base_lr = c.slim_start_lr, after.warmup_epochs = 0;
-    after.total_epochs = c.epochs - c.slim_start_epoch;
-    for (auto& m : after.milestones) m -= c.slim_start_epoch;
-    return after.lr_at(epoch - c.slim_start_epoch);
-  }
-  return s.lr_at(epoch);
 }
 
 struct Monitor {
@@ -116,8 +102,7 @@ Optimizer build_optimizer(const TrainConfig& c, Encoder& q) {
 TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-  SLIMSSL_CHECK(c.device != "cuda", "key 'device': training on CUDA needs the CUDA op backend, which is not in this "
-                "build yet (use device=cpu)");
+  training_device(c);  // refuses a device this build cannot train on
   if (c.threads > 0) omp_set_num_threads(static_cast<int>(c.threads));
   fs::create_directories(o.run_dir);
   {
@@ -194,22 +179,15 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
   double window_start = seconds();
   int64_t window_images = 0, start_step = step;
   std::vector<double> last_loss(c.widths.size(), 0.0);
+  TrainStep train_step(learner, opt, {steps_per_epoch, total_steps}, diagnostics.get());
   while (step < total_steps) {
     int64_t epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
     auto order = epoch_order(train_set.size(), c.seed, static_cast<uint32_t>(epoch), 0);
     std::vector<int64_t> idx(order.begin() + in_epoch * c.batch_size, order.begin() + (in_epoch + 1) * c.batch_size);
-    data::TwoViewBatch batch = data::make_views(train_set, idx, views.first, views.second, c.seed, static_cast<uint32_t>(epoch));
-
-    double epoch_f = static_cast<double>(step) / steps_per_epoch;
-    StepLoss sl = learner.compute_loss(batch.view1, batch.view2, epoch_f, step);
-    SLIMSSL_CHECK(std::isfinite(sl.loss.item()), "training diverged at step ", step, ": the loss is ", sl.loss.item(),
-                  " (lower lr?)");
-    opt.zero_grad();
-    if (diagnostics && (step + 1) % c.diag_every == 0) diagnostics->backward_and_record(sl, step + 1);
-    else sl.loss.backward();
-    double lr = lr_at(c, epoch_f);
-    opt.step(lr);
-    learner.after_step(static_cast<double>(step + 1) / total_steps);
+    data::TwoViewBatch batch = train_step.views(train_set, idx, views, epoch);
+    StepResult done = train_step.run(batch.view1, batch.view2, step);
+    const StepLoss& sl = done.loss;
+    const double lr = done.lr;
     ++step;
     window_images += c.batch_size;
 

@@ -38,6 +38,8 @@ struct CUevent_emu {
 using cudaEvent_t = CUevent_emu*;
 inline cudaError_t cudaEventCreate(cudaEvent_t* e) { return *e = new CUevent_emu, cudaSuccess; }
 inline cudaError_t cudaEventDestroy(cudaEvent_t e) { return delete e, cudaSuccess; }
+enum { cudaEventDefault = 0, cudaEventDisableTiming = 2 };
+inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) { return *e = new CUevent_emu, cudaSuccess; }
 inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t = nullptr) {
   e->t = std::chrono::steady_clock::now();
   return cudaSuccess;
