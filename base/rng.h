@@ -21,6 +21,9 @@ SLIMSSL_HD uint32_t mulhilo32(uint32_t a, uint32_t b, uint32_t* hi) {
   return static_cast<uint32_t>(p);
 }
 
+// A random word as a uniform in [0, 1): its top 24 bits, exactly representable in float32.
+SLIMSSL_HD float word_uniform(uint32_t w) { return static_cast<float>(w >> 8) * (1.0f / 16777216.0f); }
+
 // One block of four 32-bit random words for a 128-bit counter and 64-bit key.
 SLIMSSL_HD Philox4x32 philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint64_t key) {
   uint32_t k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
@@ -47,7 +50,7 @@ class RandomStream {
     return block_.v[i_++ % 4];
   }
   // Uniform in [0, 1) with 24 bits (exactly representable in float32 on both sides).
-  SLIMSSL_HD float uniform() { return static_cast<float>(next_u32() >> 8) * (1.0f / 16777216.0f); }
+  SLIMSSL_HD float uniform() { return word_uniform(next_u32()); }
   SLIMSSL_HD float uniform(float lo, float hi) { return lo + (hi - lo) * uniform(); }
   // Standard normal by Box-Muller (one value per call; deterministic).
   SLIMSSL_HD float normal() {
@@ -67,10 +70,14 @@ class RandomStream {
 // The uniform of element e of a tensor filled under (seed, counter): draw e % 4 of
 // RandomStream(seed, counter low, counter high, e / 4), i.e. one Philox block serves four
 // elements. It depends on nothing but (seed, counter, e): any device, thread count or order.
+// element_block(seed, counter, g) is that block for elements 4g .. 4g+3, so a kernel can draw it
+// once for four elements.
+SLIMSSL_HD Philox4x32 element_block(uint64_t seed, uint64_t counter, uint64_t group) {
+  return philox4x32(0, static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32),
+                    static_cast<uint32_t>(group), seed);
+}
 SLIMSSL_HD float element_uniform(uint64_t seed, uint64_t counter, uint64_t e) {
-  Philox4x32 b = philox4x32(0, static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32),
-                            static_cast<uint32_t>(e / 4), seed);
-  return static_cast<float>(b.v[e % 4] >> 8) * (1.0f / 16777216.0f);
+  return word_uniform(element_block(seed, counter, e / 4).v[e % 4]);
 }
 
 // A uniformly shuffled permutation of [0, n) drawn from `rs` (Fisher-Yates from the back). Host only.

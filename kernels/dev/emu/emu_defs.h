@@ -8,6 +8,7 @@
 // Used by scripts/emulate_kernels.sh only; never part of a real build.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <barrier>
 #include <cmath>
 #include <cstdint>
@@ -129,3 +130,6 @@ T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {
   w.bar.arrive_and_wait();
   return r;
 }
+
+// Atomics act on the host memory that stands in for device memory.
+inline unsigned atomicOr(unsigned* p, unsigned v) { return std::atomic_ref<unsigned>(*p).fetch_or(v); }
