@@ -1,6 +1,7 @@
 // Joining (concat, stack) and indexing (index_select, gather). index_select is a gather whose
 // index is broadcast along every other dimension, so both share the backend's gather and its
 // scatter-add adjoint.
+#include "engine/layout.h"
 #include "engine/ops.h"
 
 namespace slimssl {
@@ -23,7 +24,9 @@ void check_index_range(const char* op, const Tensor& x, int64_t d, const Tensor&
 }
 
 Tensor record_gather(const char* name, const Tensor& x, int64_t d, const Tensor& index) {
-  Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
+  // index_select keeps x's layout (its index spans x's shape but one dimension).
+  Tensor out = index.dim() == x.dim() ? empty_like_layout(x, index.shape(), x.dtype())
+                                      : Tensor::empty(index.shape(), x.dtype(), x.device());
   backend_of(x).gather(x.detach(), d, index, out);
   return record(name, out, {x}, [shape = x.shape(), d, index](const Tensor& g, GradSink& s) {
     // The adjoint: scatter-add the gradient back; repeated indices add up.

@@ -62,7 +62,7 @@ struct StepBatch {
   std::string source;
 };
 
-StepBatch step_batch(const train::TrainConfig& c, const StepData& d, const train::TrainStep& step) {
+StepBatch step_batch(const train::TrainConfig& c, const StepData& d, train::TrainStep& step) {
   StepBatch b;
   const int64_t n = c.batch_size, ch = c.in_channels, s = c.image_size;
   if (!d.train) {
@@ -99,13 +99,14 @@ void dump_reference(const std::string& dir, const train::TrainConfig& c, train::
   nlohmann::json steps = nlohmann::json::array();
   for (int64_t s = first; s < first + 2; ++s) {
     train::StepResult r = step.run(b.view1, b.view2, s);
+    const train::StepLoss& l = *step.latest();
     nlohmann::json w = nlohmann::json::object();
     for (size_t i = 0; i < c.widths.size(); ++i)
-      if (r.loss.active[i])
-        w[models::width_label(c.widths[i])] = {{"info_nce", r.loss.widths[i].info_nce},
-                                               {"distill", r.loss.widths[i].distill},
-                                               {"total", r.loss.widths[i].total}};
-    steps.push_back({{"step", s}, {"epoch", step.clock().epoch(s)}, {"lr", r.lr}, {"loss", r.loss.loss.item()},
+      if (l.active[i])
+        w[models::width_label(c.widths[i])] = {{"info_nce", l.widths[i].info_nce},
+                                               {"distill", l.widths[i].distill},
+                                               {"total", l.widths[i].total}};
+    steps.push_back({{"step", s}, {"epoch", step.clock().epoch(s)}, {"lr", r.lr}, {"loss", l.total},
                      {"widths", w}});
   }
   std::ofstream out(fs::path(dir) / "reference.json");

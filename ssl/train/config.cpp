@@ -65,6 +65,10 @@ void for_each_field(C& c, F&& f) {
   f("seed", c.seed, "seed of every random decision (initialization, data order, augmentation)", none);
   f("device", c.device, "where to train (auto: a GPU when the build and the machine have one)", Choices{"auto", "cpu", "cuda"});
   f("threads", c.threads, "CPU threads (0: OpenMP's default)", none);
+  f("amp", c.amp, "on a GPU: convolutions and linear layers in bfloat16 with float32 accumulation and "
+    "master weights (norms and losses stay float32); no effect on the CPU", none);
+  f("channels_last", c.channels_last, "on a GPU: activations in channels-last (NHWC) memory, the layout "
+    "tensor-core convolutions want; no effect on the CPU", none);
   f("log_every", c.log_every, "steps between progress lines within an epoch, >= 1", none);
   f("checkpoint_every", c.checkpoint_every, "steps between checkpoints (one is also saved at the end), >= 1",
     none);

@@ -52,6 +52,8 @@ struct TrainConfig {
   uint64_t seed = 0;
   std::string device = "auto";  // auto, cpu, cuda
   int64_t threads = 0;
+  bool amp = true;            // GPU only: bf16 autocast for conv/linear
+  bool channels_last = true;  // GPU only: NHWC activations
   int64_t log_every = 20;        // steps between progress lines within an epoch
   int64_t checkpoint_every = 200;  // steps
   int64_t keep_checkpoints = 3;

@@ -65,7 +65,7 @@ Tensor Learner::key_embeddings(const Tensor& x, int64_t step, uint32_t view) {
   std::vector<Tensor> parts;
   int64_t chunk = (n + groups - 1) / groups;
   for (int64_t s = 0; s < n; s += chunk)
-    parts.push_back(key_->forward(shuffled.narrow(0, s, std::min(chunk, n - s)).contiguous(), 0));
+    parts.push_back(key_->forward(shuffled.narrow(0, s, std::min(chunk, n - s)), 0));
   Tensor k = index_select(concat(parts, 0), 0, Tensor::from_vector(inverse, {n}, x.device()));
   return embed(k);
 }
@@ -77,6 +77,8 @@ StepLoss Learner::combine(const std::vector<Tensor>& nce, const std::vector<Tens
   out.active = active;
   out.widths.resize(active.size());
   out.terms.resize(active.size());
+  out.info_nce.resize(active.size());
+  out.distill.resize(active.size());
   Tensor total;
   for (size_t i = 0; i < active.size(); ++i) {
     if (!active[i]) continue;
@@ -85,16 +87,46 @@ StepLoss Learner::combine(const std::vector<Tensor>& nce, const std::vector<Tens
     if (i > 0 && kd[i].defined()) {
       double a = cfg_.distill_alpha;
       term = add(mul(nce[i], 1.0 - a), mul(kd[i], a));
-      out.widths[i].distill = kd[i].item();
+      out.distill[i] = kd[i];
     }
     term = mul(term, w);
-    out.widths[i].info_nce = nce[i].item();
-    out.widths[i].total = term.item();
+    out.info_nce[i] = nce[i];
     out.terms[i] = term;
     total = total.defined() ? add(total, term) : term;
   }
   out.loss = total;
   return out;
+}
+
+std::vector<Tensor> StepLoss::scalars() const {
+  std::vector<Tensor> s{loss.detach()};
+  for (size_t i = 0; i < active.size(); ++i) {
+    if (!active[i]) continue;
+    s.push_back(terms[i].detach());
+    s.push_back(info_nce[i].detach());
+    s.push_back(distill[i].defined() ? distill[i].detach() : Tensor::zeros({}, loss.dtype(), loss.device()));
+  }
+  return s;
+}
+
+void StepLoss::set_values(const std::vector<double>& v) {
+  size_t at = 0;
+  SLIMSSL_CHECK(!v.empty(), "step loss: no values");
+  total = v[at++];
+  widths.assign(active.size(), WidthLoss{});
+  for (size_t i = 0; i < active.size(); ++i) {
+    if (!active[i]) continue;
+    SLIMSSL_CHECK(at + 3 <= v.size(), "step loss: ", v.size(), " values for ", active.size(), " widths");
+    widths[i].total = v[at], widths[i].info_nce = v[at + 1], widths[i].distill = v[at + 2];
+    at += 3;
+  }
+  has_values = true;
+}
+
+void StepLoss::read_values() {
+  std::vector<double> v;
+  for (const Tensor& t : scalars()) v.push_back(t.item());
+  set_values(v);
 }
 
 ContrastiveProblem Learner::problem(ContrastKind kind, const Tensor& q, const Tensor& keys, const Tensor& pos,

@@ -22,8 +22,21 @@ struct WidthLoss {
 struct StepLoss {
   Tensor loss;                    // scalar with its graph: call backward() on it
   std::vector<Tensor> terms;      // per width index: its weighted term (loss = sum); undefined if inactive
-  std::vector<WidthLoss> widths;  // per width index; inactive widths stay 0
+  std::vector<Tensor> info_nce;   // per width index: its InfoNCE (undefined if inactive)
+  std::vector<Tensor> distill;    // per width index: its distillation term (undefined when none)
   std::vector<bool> active;
+  // The values, once read back (read_values, or set_values from a ScalarReadback of scalars()):
+  // per width index; inactive widths stay 0. Reading is a device round trip, so a training step
+  // never does it itself.
+  std::vector<WidthLoss> widths;
+  double total = 0;
+  bool has_values = false;
+
+  // The scalars in a fixed order: the loss, then per active width its term, InfoNCE and
+  // distillation (a zero when none).
+  std::vector<Tensor> scalars() const;
+  void set_values(const std::vector<double>& values);
+  void read_values();  // synchronous
 };
 
 class Learner {

@@ -1,13 +1,19 @@
 #include "ssl/train/train_step.h"
 #include <cmath>
+#include "engine/autocast.h"
+#include "engine/layout.h"
 #include "ssl/diag/gradient_diagnostics.h"
 
 namespace slimssl::train {
 
 Device training_device(const TrainConfig& c) {
-  SLIMSSL_CHECK(c.device != "cuda", "key 'device': training on CUDA needs the CUDA op backend, which is not in this "
-                "build yet (use device=cpu)");
-  return Device::cpu();
+  if (c.device == "cpu") return Device::cpu();
+  if (c.device == "cuda") {
+    SLIMSSL_CHECK(cuda_available(), "key 'device': cuda, but no CUDA device is visible to this build "
+                  "(device=auto picks the GPU when there is one, else the CPU)");
+    return Device::cuda(0);
+  }
+  return default_device();
 }
 
 double learning_rate(const TrainConfig& c, double epoch) {
@@ -31,26 +37,64 @@ TrainStep::TrainStep(Learner& learner, Optimizer& opt, StepClock clock, diag::Gr
 }
 
 data::TwoViewBatch TrainStep::views(const data::Dataset& ds, const std::vector<int64_t>& indices,
-                                    const data::ViewPipelines& pipelines, int64_t epoch) const {
-  return data::make_views(ds, indices, pipelines.first, pipelines.second, learner_.config().seed,
-                          static_cast<uint32_t>(epoch));
+                                    const data::ViewPipelines& pipelines, int64_t epoch) {
+  const TrainConfig& c = learner_.config();
+  const Device device = learner_.device();
+  if (device.is_cpu())
+    return data::make_views(ds, indices, pipelines.first, pipelines.second, c.seed, static_cast<uint32_t>(epoch));
+  if (uploaded_from_ != &ds) {
+    device_data_ = data::upload_dataset(ds, device);
+    uploaded_from_ = &ds;
+  }
+  data::DeviceViewFormat format;
+  format.dtype = c.amp ? DType::BF16 : DType::F32;
+  format.channels_last = c.channels_last;
+  return data::make_views_device(device_data_, indices, pipelines.first, pipelines.second, c.seed,
+                                 static_cast<uint32_t>(epoch), format);
+}
+
+Tensor TrainStep::placed(const Tensor& view) const {
+  const Device device = learner_.device();
+  Tensor v = view.device() == device ? view : view.to(device);
+  if (device.is_cuda() && learner_.config().channels_last && v.dim() == 4) v = to_channels_last(v);
+  return v;
 }
 
 StepResult TrainStep::run(const Tensor& view1, const Tensor& view2, int64_t step) {
   const TrainConfig& c = learner_.config();
   const double epoch = clock_.epoch(step);
   StepResult r;
-  r.loss = learner_.compute_loss(view1, view2, epoch, step);
-  const StepLoss& sl = r.loss;
-  SLIMSSL_CHECK(std::isfinite(sl.loss.item()), "training diverged at step ", step, ": the loss is ", sl.loss.item(),
-                " (lower lr?)");
-  opt_.zero_grad();
-  if (diagnostics_ && c.diag_every > 0 && (step + 1) % c.diag_every == 0) diagnostics_->backward_and_record(sl, step + 1);
-  else sl.loss.backward();
+  {
+    // Mixed precision on a GPU (a no-op on the CPU): conv and linear in bfloat16.
+    AutocastGuard amp(c.amp);
+    r.loss = learner_.compute_loss(placed(view1), placed(view2), epoch, step);
+    opt_.zero_grad();
+    if (diagnostics_ && c.diag_every > 0 && (step + 1) % c.diag_every == 0)
+      diagnostics_->backward_and_record(r.loss, step + 1);
+    else r.loss.loss.backward();
+  }
   r.lr = constant_lr_ > 0 ? constant_lr_ : learning_rate(c, epoch);
   opt_.step(r.lr);
   learner_.after_step(clock_.progress_after(step));
+  // The previous step's values are long computed: check them, then ask for this step's.
+  settle();
+  readback_.request(r.loss.scalars());
+  pending_ = r.loss;
+  pending_step_ = step;
   return r;
+}
+
+void TrainStep::settle() {
+  if (!readback_.pending()) return;
+  pending_.set_values(readback_.wait());
+  SLIMSSL_CHECK(std::isfinite(pending_.total), "training diverged at step ", pending_step_, ": the loss is ",
+                pending_.total, " (lower lr?)");
+}
+
+const StepLoss* TrainStep::latest() {
+  if (pending_step_ < 0) return nullptr;
+  settle();
+  return &pending_;
 }
 
 }  // namespace slimssl::train

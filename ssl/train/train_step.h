@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <vector>
+#include "engine/readback.h"
 #include "ssl/data/augment.h"
 #include "ssl/data/augment_presets.h"
+#include "ssl/data/device_views.h"
 #include "ssl/train/learner.h"
 #include "ssl/train/optimizer.h"
 
@@ -30,12 +32,13 @@ struct StepClock {
 };
 
 struct StepResult {
-  StepLoss loss;  // the step's loss with its per-width terms (its graph is already consumed)
+  StepLoss loss;  // the step's loss with its per-width terms (its graph is already consumed; its
+                  // values are not read: TrainStep::latest() has them)
   double lr = 0;  // the learning rate the optimizer used
 };
 
-// The device a run trains on, from its config's `device` key. The CUDA training step is not in
-// this build yet: `cuda` is refused with that explanation, and `auto` means the CPU.
+// The device a run trains on, from its config's `device` key: auto is the GPU when the build and
+// the machine have one (default_device), cuda requires one (the emulated device counts: tests).
 Device training_device(const TrainConfig& c);
 
 // The learning rate at a fractional epoch, with SlimCLR's optional restart at slow start's end
@@ -48,12 +51,20 @@ class TrainStep {
   TrainStep(Learner& learner, Optimizer& opt, StepClock clock, diag::GradientDiagnostics* diagnostics = nullptr);
 
   // The two augmented views of the images `indices` of `ds` in epoch `epoch`; every random
-  // decision is keyed by (seed, epoch, sample, view), so a resumed run sees the same views.
+  // decision is keyed by (seed, epoch, sample, view), so a resumed run sees the same views. On a
+  // GPU the set is uploaded once (on the first call) and the views are made there, in the step's
+  // precision and layout (config amp, channels_last).
   data::TwoViewBatch views(const data::Dataset& ds, const std::vector<int64_t>& indices,
-                           const data::ViewPipelines& pipelines, int64_t epoch) const;
-  // One optimizer step, number `step` of the run (counted from 0), on a batch of two views.
-  // Throws when the loss is not finite (the run diverged).
+                           const data::ViewPipelines& pipelines, int64_t epoch);
+  // One optimizer step, number `step` of the run (counted from 0), on a batch of two views on the
+  // learner's device. Nothing in it waits for the device: the step's loss values are requested
+  // back asynchronously, and the previous step's are checked (a non-finite loss throws: the run
+  // diverged, reported one step late on a GPU).
   StepResult run(const Tensor& view1, const Tensor& view2, int64_t step);
+  // The values of the newest step (waits for that step's read-back) and its number; throws when
+  // its loss is not finite. Before any step: nullptr.
+  const StepLoss* latest();
+  int64_t latest_step() const { return pending_step_; }
 
   const StepClock& clock() const { return clock_; }
   // lr > 0: this constant learning rate instead of the schedule (slimssl diag --lr).
@@ -65,6 +76,15 @@ class TrainStep {
   StepClock clock_;
   diag::GradientDiagnostics* diagnostics_;
   double constant_lr_ = 0;
+  ScalarReadback readback_;
+  const data::Dataset* uploaded_from_ = nullptr;  // the set device_data_ holds
+  data::DeviceDataset device_data_;
+  // A view as the step's network takes it: on the learner's device, channels-last on a GPU when
+  // the config says so.
+  Tensor placed(const Tensor& view) const;
+  StepLoss pending_;  // the newest step's loss, values read back by latest()
+  int64_t pending_step_ = -1;
+  void settle();  // reads back and checks the pending step
 };
 
 }  // namespace slimssl::train

@@ -56,7 +56,8 @@ std::vector<double> knn_eval(Learner& learner, Monitor& m, const TrainConfig& c)
     for (int64_t s = 0; s < ds.size(); s += 256) {
       std::vector<int64_t> idx;
       for (int64_t i = s; i < std::min<int64_t>(ds.size(), s + 256); ++i) idx.push_back(i);
-      parts.push_back(enc.features(data::augment_batch(ds, idx, m.eval, c.seed, 0, 0), wi));
+      Tensor images = data::augment_batch(ds, idx, m.eval, c.seed, 0, 0).to(enc.device());
+      parts.push_back(enc.features(images, wi).cpu());  // the kNN runs on the host
     }
     return concat(parts, 0);
   };
@@ -102,7 +103,7 @@ Optimizer build_optimizer(const TrainConfig& c, Encoder& q) {
 TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-  training_device(c);  // refuses a device this build cannot train on
+  const Device device = training_device(c);  // refuses a device this build cannot train on
   if (c.threads > 0) omp_set_num_threads(static_cast<int>(c.threads));
   fs::create_directories(o.run_dir);
   {
@@ -140,6 +141,7 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
 
   // ---- model and optimizer ----
   Learner learner(c);
+  learner.to(device);
   Encoder& q = learner.query();
   Optimizer opt = build_optimizer(c, q);
 
@@ -167,10 +169,13 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
   auto old_term = std::signal(SIGTERM, on_signal);
 
   if (!o.quiet)
-    std::printf("training %s (%s) widths %s on %lld images of %s: %lld epochs x %lld steps, batch %lld\n",
+    std::printf("training %s (%s) widths %s on %lld images of %s: %lld epochs x %lld steps, batch %lld, on %s%s\n",
                 c.model.c_str(), c.framework.c_str(), nlohmann::json(c.widths).dump().c_str(),
                 static_cast<long long>(train_set.size()), c.data.c_str(), static_cast<long long>(c.epochs),
-                static_cast<long long>(steps_per_epoch), static_cast<long long>(c.batch_size));
+                static_cast<long long>(steps_per_epoch), static_cast<long long>(c.batch_size), device.str().c_str(),
+                device.is_cuda() ? (std::string(c.amp ? ", bf16 autocast" : ", float32") +
+                                    (c.channels_last ? ", channels-last" : "")).c_str()
+                                 : "");
 
   auto run_knn = [&](double epoch) {
     KnnRow row{epoch, knn_eval(learner, monitor, c)};
@@ -197,21 +202,22 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
     std::vector<int64_t> idx(order.begin() + in_epoch * c.batch_size, order.begin() + (in_epoch + 1) * c.batch_size);
     data::TwoViewBatch batch = train_step.views(train_set, idx, views, epoch);
     StepResult done = train_step.run(batch.view1, batch.view2, step);
-    const StepLoss& sl = done.loss;
     const double lr = done.lr;
     if (step == start_step) result.first_lr = lr;
     result.last_lr = lr;
     ++step;
     window_images += c.batch_size;
 
-    for (size_t wi = 0; wi < c.widths.size(); ++wi)
-      if (sl.active[wi]) last_loss[wi] = sl.widths[wi].info_nce;
     bool end_of_epoch = step % steps_per_epoch == 0;
     if (step % c.log_every == 0 || end_of_epoch || step == total_steps) {
+      // The values of this step (the one read-back a progress line waits for).
+      const StepLoss& sl = *train_step.latest();
+      for (size_t wi = 0; wi < c.widths.size(); ++wi)
+        if (sl.active[wi]) last_loss[wi] = sl.widths[wi].info_nce;
       double now = seconds(), rate = window_images / std::max(1e-9, now - window_start);
       double eta = (total_steps - step) * c.batch_size / std::max(rate, 1e-9);
       nlohmann::json rec = {{"type", "train"}, {"step", step}, {"epoch", static_cast<double>(step) / steps_per_epoch},
-                            {"lr", lr}, {"images_per_s", rate}, {"loss", sl.loss.item()}};
+                            {"lr", lr}, {"images_per_s", rate}, {"loss", sl.total}};
       for (size_t wi = 0; wi < c.widths.size(); ++wi) {
         if (!sl.active[wi]) continue;
         std::string w = width_label(c.widths[wi]);
