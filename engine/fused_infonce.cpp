@@ -85,16 +85,19 @@ Tensor fused_contrastive_loss(const ContrastiveProblem& p) {
   const Device dev = p.q.device();
   Tensor loss = Tensor::empty({2}, DType::F32, dev);
   Tensor saved = Tensor::empty({static_cast<int64_t>(kernels::infonce_saved_floats(k))}, DType::F32, dev);
+  kernels::InfoNCEOptions opts;
+  opts.kernel = p.tensor_cores ? kernels::InfoNCEKernel::Auto : kernels::InfoNCEKernel::V1Fma;
   {
     profile::PrimitiveScope timed("fused_infonce_forward", dev);  // a kernel outside the Backend
     kernels::infonce_forward(k, loss.data<float>(), saved.data<float>(),
-                             ctx.workspace(kernels::infonce_workspace_bytes(k, keys_grad)), ctx.stream());
+                             ctx.workspace(kernels::infonce_workspace_bytes(k, keys_grad, opts)), ctx.stream(), opts);
   }
   std::vector<Tensor> inputs{p.q};
   if (keys_grad) inputs.push_back(p.keys);
   return record("fused_contrastive_loss", loss, inputs,
-                [p_ = ContrastiveProblem{p.kind, p.temperature, {}, {}, {}, {}, {}, p.t_student, p.t_teacher}, m,
-                 saved, keys_grad](const Tensor& g, GradSink& s) {
+                [p_ = ContrastiveProblem{p.kind, p.temperature, {}, {}, {}, {}, {}, p.t_student, p.t_teacher,
+                                         p.tensor_cores},
+                 m, saved, keys_grad, opts](const Tensor& g, GradSink& s) {
                   const kernels::InfoNCEProblem k = kernel_problem(p_, m);
                   cuda::CudaContext& ctx = cuda::cuda_backend(m.q.device().index).context();
                   Tensor grad_loss = g.to(DType::F32).contiguous();  // {dL/dnce, dL/dkd}, on the device
@@ -106,8 +109,8 @@ Tensor fused_contrastive_loss(const ContrastiveProblem& p) {
                   {
                     profile::PrimitiveScope timed("fused_infonce_backward", m.q.device());
                     kernels::infonce_backward(k, grad_loss.data<float>(), saved.data<float>(), dq.raw(), dkeys,
-                                              ctx.workspace(kernels::infonce_workspace_bytes(k, dkeys != nullptr)),
-                                              ctx.stream());
+                                              ctx.workspace(kernels::infonce_workspace_bytes(k, dkeys != nullptr, opts)),
+                                              ctx.stream(), opts);
                   }
                   s.add(0, dq);
                   if (want_dk) s.add(1, dk);

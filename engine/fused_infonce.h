@@ -29,6 +29,9 @@ struct ContrastiveProblem {
   Tensor q_teacher;
   Tensor keys_teacher;  // undefined: the student's keys (NTXent: the teacher's own rows)
   double t_student = 1.0, t_teacher = 1.0;
+  // Products on tensor cores (inputs rounded to bfloat16, float32 accumulation), the mixed-
+  // precision default; false: exact float32 products on CUDA cores.
+  bool tensor_cores = true;
 };
 
 // [2] float32 = {nce, kd} (kd = 0 without a teacher), differentiable with respect to q (and keys

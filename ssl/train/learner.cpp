@@ -133,6 +133,7 @@ ContrastiveProblem Learner::problem(ContrastKind kind, const Tensor& q, const Te
                                     const Tensor& teacher_q) const {
   ContrastiveProblem p;
   p.kind = kind, p.temperature = cfg_.temperature, p.q = q, p.keys = keys, p.pos = pos;
+  p.tensor_cores = cfg_.amp;  // full float32 products when the run is float32
   if (teacher_q.defined() && cfg_.distill) {
     p.q_teacher = teacher_q.detach();
     p.t_student = cfg_.distill_t_student, p.t_teacher = cfg_.distill_t_teacher;
