@@ -1,4 +1,4 @@
-// slimssl train --config FILE [--out RUN_DIR] [--resume] [key=value ...]
+// slimssl train --config FILE [--out RUN_DIR] [--resume | --force] [key=value ...]
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -11,7 +11,7 @@ namespace slimssl::tools {
 namespace fs = std::filesystem;
 
 int run_train(const std::vector<std::string>& argv) {
-  Args args(argv, "train", {"--config", "--out", "--resume", "--quiet"}, {"--resume", "--quiet"});
+  Args args(argv, "train", {"--config", "--out", "--resume", "--force", "--quiet"}, {"--resume", "--force", "--quiet"});
   std::vector<std::string> overrides;
   for (auto& p : args.positional()) {
     SLIMSSL_CHECK(p.find('=') != std::string::npos, "unexpected argument '", p, "' (expected key=value overrides)");
@@ -20,6 +20,7 @@ int run_train(const std::vector<std::string>& argv) {
   train::TrainOptions opts;
   opts.resume = args.flag("--resume");
   opts.quiet = args.flag("--quiet");
+  opts.force = args.flag("--force");
   std::string config_path = args.get("--config", "");
   opts.run_dir = args.get("--out", "");
   if (opts.resume && config_path.empty()) {

@@ -3,6 +3,7 @@
 #include <numeric>
 #include "engine/error.h"
 #include "models/zoo.h"
+#include "ssl/data/augment.h"
 #include "ssl/data/augment_presets.h"
 
 namespace slimssl::train {
@@ -160,7 +161,8 @@ void validate(const TrainConfig& c) {
   need(c.weight_decay >= 0, "weight_decay", "must be >= 0");
   need(c.momentum >= 0 && c.momentum < 1, "momentum", "must be in [0, 1)");
   need(c.warmup_epochs >= 0 && c.warmup_epochs < c.epochs, "warmup_epochs", "must be in [0, epochs)");
-  need(c.image_size >= 8, "image_size", "must be at least 8, got ", c.image_size);
+  need(c.image_size >= 8 && c.image_size <= data::kMaxViewSize, "image_size", "must be in [8, ", data::kMaxViewSize,
+       "], got ", c.image_size);
   need(c.in_channels == 1 || c.in_channels == 3, "in_channels", "must be 1 or 3");
   need(c.head_dim > 0, "head_dim", "must be > 0");
   need(c.head == "simple" || c.head == "wide" || c.head == "deep" || c.head == "mocov3", "head",

@@ -27,6 +27,7 @@ struct TrainOptions {
   std::string run_dir;
   bool resume = false;
   bool quiet = false;  // no progress lines (tests)
+  bool force = false;  // start over in a directory that holds a run (its contents move aside)
 };
 
 // The run's optimizer over the query encoder: weight decay and LARS adaptation on conv/linear
