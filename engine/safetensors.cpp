@@ -46,9 +46,12 @@ bool dtype_from_code(const std::string& s, DType& out) {
   return false;
 }
 
+// The parts come from the file (tensor names, JSON fragments): made printable on one line.
 template <class... A>
 [[noreturn]] void bad_file(const std::string& path, const A&... parts) {
-  fail("safetensors '", path, "': ", parts...);
+  std::ostringstream os;
+  detail::put(os, parts...);
+  fail("safetensors '", path, "': ", printable(os.str(), 1000));
 }
 
 // ---- writing ----

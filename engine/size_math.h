@@ -15,16 +15,18 @@ inline std::optional<int64_t> checked_mul(int64_t a, int64_t b) {
   return out;
 }
 
-// The product of sizes (1 for none); nullopt when any is negative or a partial product overflows,
-// so [2^62, 2^62, 0] is refused too: its strides would not fit.
+// The product of sizes (1 for none); nullopt when any is negative or when the product of the
+// nonzero sizes overflows: [0, 2^62, 2^62] holds no element, but its strides would not fit.
 inline std::optional<int64_t> checked_product(const std::vector<int64_t>& sizes) {
-  int64_t n = 1;
+  int64_t extent = 1;
+  bool empty = false;
   for (int64_t s : sizes) {
-    auto next = checked_mul(n, s);
+    auto next = checked_mul(extent, s == 0 ? 1 : s);
     if (!next) return std::nullopt;
-    n = *next;
+    extent = *next;
+    empty |= s == 0;
   }
-  return n;
+  return empty ? 0 : extent;
 }
 
 }  // namespace slimssl

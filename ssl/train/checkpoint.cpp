@@ -22,7 +22,7 @@ int64_t metadata_count(const SafetensorsFile& f, const char* key) {
   int64_t v = -1;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   SLIMSSL_CHECK(!text.empty() && ec == std::errc() && end == text.data() + text.size() && v >= 0, "checkpoint '", f.path,
-                "': metadata '", key, "' must be a whole number >= 0, got '", text, "'");
+                "': metadata '", key, "' must be a whole number >= 0, got '", printable(text, 40), "'");
   return v;
 }
 
@@ -75,7 +75,7 @@ int64_t load_checkpoint(const std::string& path, Learner& learner, Optimizer& op
   auto format = f.metadata.find("format");
   SLIMSSL_CHECK(format != f.metadata.end(), "checkpoint '", path, "': metadata key 'format' is missing");
   const bool positional = format->second == kFormatPositional;
-  SLIMSSL_CHECK(positional || format->second == kFormat, "checkpoint '", path, "': format '", format->second,
+  SLIMSSL_CHECK(positional || format->second == kFormat, "checkpoint '", path, "': format '", printable(format->second, 40),
                 "', expected ", kFormat, " (or ", kFormatPositional, ")");
   // Every value is checked before anything is restored or used.
   const int64_t step = metadata_count(f, "step"), optimizer_steps = metadata_count(f, "optimizer_steps");
@@ -97,7 +97,7 @@ int64_t load_checkpoint(const std::string& path, Learner& learner, Optimizer& op
     learner.load_state(model);
     opt.load_state(optim);
   } catch (const Error& e) {
-    fail("checkpoint '", path, "': ", e.what());
+    fail("checkpoint '", path, "': ", printable(e.what()));
   }
   opt.set_steps(optimizer_steps);
   learner.set_queue_ptr(queue_ptr);

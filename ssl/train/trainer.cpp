@@ -161,6 +161,7 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
   Encoder& q = learner.query();
   Optimizer opt = build_optimizer(c, q);
 
+  run_dir.check_writable(checkpoint_bytes_estimate(learner, opt));  // before any step: fail now, not at the first save
   int64_t step = 0;
   TrainResult result;
   if (o.resume) {
@@ -171,8 +172,6 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
                   total_steps, " steps");
     if (!o.quiet) std::printf("resumed from %s (step %lld)\n", ckpt.c_str(), static_cast<long long>(step));
   }
-
-  run_dir.check_writable(checkpoint_bytes_estimate(learner, opt));  // before any step: fail now, not at the first save
 
   std::unique_ptr<diag::GradientDiagnostics> diagnostics;
   if (c.diag_every > 0)
