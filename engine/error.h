@@ -33,9 +33,6 @@ template <class... A>
 std::string shape_str(const std::vector<int64_t>& shape);
 // "a, b, c": the known names an error lists.
 std::string join_names(const std::vector<std::string>& names);
-// Text from a file, fit for a one-line message: control bytes become '?', and past `max` bytes
-// it is cut with "...".
-std::string printable(const std::string& text, size_t max = 200);
 
 }  // namespace slimssl
 

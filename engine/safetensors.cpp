@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 #include "engine/autograd.h"
+#include "engine/printable.h"
 #include "engine/size_math.h"
 
 namespace slimssl {

@@ -24,13 +24,6 @@ std::string join_names(const std::vector<std::string>& names) {
   return s;
 }
 
-std::string printable(const std::string& text, size_t max) {
-  std::string s = text.size() > max ? text.substr(0, max) + "..." : text;
-  for (char& ch : s)
-    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
-  return s;
-}
-
 int64_t numel_of(const Shape& shape) {
   auto n = checked_product(shape);
   SLIMSSL_CHECK(n, "shape ", shape_str(shape), " has a negative size or sizes whose product overflows 64 bits");

@@ -53,7 +53,7 @@ int64_t last_train_step(const std::string& metrics) {
 
 }  // namespace
 
-TEST_CASE("cli: SIGKILL at start-up, between steps and inside checkpoint writes; --resume finishes", "[crash][cli]") {
+TEST_CASE("cli: SIGKILL at start-up, between steps and inside checkpoint writes, then --resume finishes", "[crash][cli]") {
   train::TrainConfig c = tiny_config("mocov2");
   c.epochs = 3;  // 24 steps
   c.checkpoint_every = 2;

@@ -50,7 +50,7 @@ std::string lock_owner(const std::string& dir) { return read_text_file((fs::path
 
 }  // namespace
 
-TEST_CASE("a run directory has one owner; the lock names it and leaves with it", "[rundir]") {
+TEST_CASE("a run directory has one owner, and the lock names it and leaves with it", "[rundir]") {
   std::string dir = fresh_dir("rundir_lock");
   {
     RunDirectory first(dir, RunStart::Fresh, true);
@@ -66,7 +66,7 @@ TEST_CASE("a run directory has one owner; the lock names it and leaves with it",
   CHECK_THAT(lock_owner(dir), Contains("pid " + std::to_string(::getpid())));
 }
 
-TEST_CASE("checkpoint temporaries of dead writers are removed on resume; a live writer's are kept", "[rundir]") {
+TEST_CASE("checkpoint temporaries of dead writers are removed on resume, a live writer's are kept", "[rundir]") {
   std::string dir = fresh_dir("rundir_tmp");
   fs::path ck = fs::path(dir) / "checkpoints";
   fs::create_directories(ck);

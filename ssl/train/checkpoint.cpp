@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
+#include "engine/printable.h"
 #include "engine/safetensors.h"
 
 namespace slimssl::train {

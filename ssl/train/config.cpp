@@ -85,6 +85,7 @@ TrainConfig config_from_json(const nlohmann::json& j, const std::string& origin)
 void apply_override(nlohmann::json& j, const std::string& kv) {
   auto eq = kv.find('=');
   SLIMSSL_CHECK(eq != std::string::npos && eq > 0, "override '", kv, "' must look like key=value");
+  SLIMSSL_CHECK(j.is_object(), "override '", kv, "': the configuration is not a JSON object");
   std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
   nlohmann::json parsed = nlohmann::json::parse(value, nullptr, false);
   if (parsed.is_discarded()) {
@@ -100,6 +101,7 @@ TrainConfig load_config(const std::string& path, const std::vector<std::string>&
   SLIMSSL_CHECK(in.good(), "config file '", path, "' cannot be opened");
   nlohmann::json j = nlohmann::json::parse(in, nullptr, false, true);
   SLIMSSL_CHECK(!j.is_discarded(), "config file '", path, "' is not valid JSON");
+  SLIMSSL_CHECK(j.is_object(), "config file '", path, "' must hold a JSON object of key: value, got ", j.type_name());
   for (auto& kv : overrides) apply_override(j, kv);
   return config_from_json(j, overrides.empty() ? path : path + " (with overrides)");
 }

@@ -1,0 +1,22 @@
+// Configuration files that are JSON but not a configuration: refused with the file named, never
+// an exception of the JSON library escaping to the user (found by fuzz_config).
+#include <catch2/catch.hpp>
+#include <fstream>
+#include "ssl/train/config.h"
+#include "train_fixture.h"
+
+using namespace slimssl;
+using Catch::Contains;
+
+TEST_CASE("a config file holding a JSON number, string or list is refused, overrides or not", "[train][errors][hostile]") {
+  std::string dir = testing::fresh_dir("config_hostile");
+  for (std::string text : {"7", "\"epochs\"", "[1, 2]", "null"}) {
+    std::string path = dir + "/c.json";
+    std::ofstream(path) << text;
+    INFO(text);
+    CHECK_THROWS_WITH(train::load_config(path, {"batch_size=64"}), Contains(path) && Contains("must hold a JSON object"));
+    CHECK_THROWS_WITH(train::load_config(path, {}), Contains(path));
+  }
+  nlohmann::json list = nlohmann::json::array();
+  CHECK_THROWS_WITH(train::apply_override(list, "epochs=2"), Contains("override 'epochs=2'"));
+}
