@@ -1,5 +1,6 @@
-// Configuration files that are JSON but not a configuration: refused with the file named, never
-// an exception of the JSON library escaping to the user (found by fuzz_config).
+// Configuration files that are JSON but not a configuration, and overrides that are not text:
+// refused with the file or override named, never an exception of the JSON library escaping to
+// the user (both found by fuzz_config).
 #include <catch2/catch.hpp>
 #include <fstream>
 #include "ssl/train/config.h"
@@ -8,7 +9,7 @@
 using namespace slimssl;
 using Catch::Contains;
 
-TEST_CASE("a config file holding a JSON number, string or list is refused, overrides or not", "[train][errors][hostile]") {
+TEST_CASE("a config file holding a JSON number, string or list, or an override that is not UTF-8, is refused", "[train][errors][hostile]") {
   std::string dir = testing::fresh_dir("config_hostile");
   for (std::string text : {"7", "\"epochs\"", "[1, 2]", "null"}) {
     std::string path = dir + "/c.json";
@@ -17,6 +18,10 @@ TEST_CASE("a config file holding a JSON number, string or list is refused, overr
     CHECK_THROWS_WITH(train::load_config(path, {"batch_size=64"}), Contains(path) && Contains("must hold a JSON object"));
     CHECK_THROWS_WITH(train::load_config(path, {}), Contains(path));
   }
+  // an override that is not UTF-8 (the JSON library threw when printing or saving it)
+  std::ofstream(dir + "/ok.json") << "{\"epochs\": 2}";
+  CHECK_THROWS_WITH(train::load_config(dir + "/ok.json", {"batch_size=6\xd2" "4"}), Contains("not valid UTF-8"));
+  CHECK_THROWS_WITH(train::load_config(dir + "/ok.json", {"name=\xff"}), Contains("not valid UTF-8"));
   nlohmann::json list = nlohmann::json::array();
   CHECK_THROWS_WITH(train::apply_override(list, "epochs=2"), Contains("override 'epochs=2'"));
 }

@@ -2,6 +2,7 @@
 #include <fstream>
 #include <numeric>
 #include "engine/error.h"
+#include "engine/printable.h"
 #include "models/zoo.h"
 #include "ssl/data/augment.h"
 #include "ssl/data/augment_presets.h"
@@ -83,6 +84,15 @@ TrainConfig config_from_json(const nlohmann::json& j, const std::string& origin)
 }
 
 void apply_override(nlohmann::json& j, const std::string& kv) {
+  // Configurations are JSON: text that is not UTF-8 could not be written to config.json or a
+  // checkpoint later (the JSON library's own parser refuses it in files).
+  bool utf8 = true;
+  try {
+    (void)nlohmann::json(kv).dump();
+  } catch (const nlohmann::json::exception&) {
+    utf8 = false;
+  }
+  SLIMSSL_CHECK(utf8, "override '", printable(kv), "' is not valid UTF-8 text");
   auto eq = kv.find('=');
   SLIMSSL_CHECK(eq != std::string::npos && eq > 0, "override '", kv, "' must look like key=value");
   SLIMSSL_CHECK(j.is_object(), "override '", kv, "': the configuration is not a JSON object");
