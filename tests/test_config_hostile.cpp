@@ -25,3 +25,17 @@ TEST_CASE("a config file holding a JSON number, string or list, or an override t
   nlohmann::json list = nlohmann::json::array();
   CHECK_THROWS_WITH(train::apply_override(list, "epochs=2"), Contains("override 'epochs=2'"));
 }
+
+TEST_CASE("config values that would be truncated or misread are refused with the key named", "[train][errors][hostile]") {
+  auto refuse = [](const std::string& kv, const std::string& key) {
+    nlohmann::json j = testing::tiny_config("mocov2").to_json();
+    train::apply_override(j, kv);
+    INFO(kv);
+    CHECK_THROWS_WITH(train::config_from_json(j, "test.json"), Contains("key '" + key + "'"));
+  };
+  refuse("threads=8589934593", "threads");  // would become 1 thread as an int
+  refuse("threads=-2", "threads");
+  refuse("head_hidden=-5", "head_hidden");
+  refuse("grad_clip=-1", "grad_clip");
+  refuse("image_size=100000", "image_size");  // views of 10^10 pixels
+}

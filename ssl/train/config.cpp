@@ -196,6 +196,9 @@ void validate(const TrainConfig& c) {
   need(c.knn_every >= 0, "knn_every", "must be >= 0");
   need(c.max_steps >= 0, "max_steps", "must be >= 0");
   need(c.diag_every >= 0, "diag_every", "must be >= 0");
+  need(c.threads >= 0 && c.threads <= 4096, "threads", "must be in [0, 4096] (0: all cores), got ", c.threads);
+  need(c.head_hidden >= 0, "head_hidden", "must be >= 0 (0: 4096), got ", c.head_hidden);
+  need(c.grad_clip >= 0, "grad_clip", "must be >= 0 (0: off), got ", c.grad_clip);
 }
 
 }  // namespace slimssl::train

@@ -7,13 +7,6 @@
 
 namespace slimssl::train {
 
-OptimizerKind parse_optimizer(const std::string& n) {
-  if (n == "sgd") return OptimizerKind::SGD;
-  if (n == "lars") return OptimizerKind::LARS;
-  if (n == "adamw") return OptimizerKind::AdamW;
-  fail("optimizer: unknown optimizer '", n, "' (expected sgd, lars or adamw)");
-}
-
 const char* optimizer_name(OptimizerKind kind) {
   switch (kind) {
     case OptimizerKind::SGD: return "sgd";
@@ -21,6 +14,12 @@ const char* optimizer_name(OptimizerKind kind) {
     case OptimizerKind::AdamW: return "adamw";
   }
   return "?";
+}
+
+OptimizerKind parse_optimizer(const std::string& n) {
+  for (OptimizerKind k : {OptimizerKind::SGD, OptimizerKind::LARS, OptimizerKind::AdamW})
+    if (n == optimizer_name(k)) return k;
+  fail("optimizer: unknown optimizer '", n, "' (expected sgd, lars or adamw)");
 }
 
 ParamGroup named_group(const models::NamedTensors& params, bool weight_decay, bool lars_adapt) {
