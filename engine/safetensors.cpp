@@ -4,13 +4,18 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 #include "engine/autograd.h"
+#include "engine/printable.h"
+#include "engine/size_math.h"
 
 namespace slimssl {
 namespace {
@@ -42,9 +47,12 @@ bool dtype_from_code(const std::string& s, DType& out) {
   return false;
 }
 
+// The parts come from the file (tensor names, JSON fragments): made printable on one line.
 template <class... A>
 [[noreturn]] void bad_file(const std::string& path, const A&... parts) {
-  fail("safetensors '", path, "': ", parts...);
+  std::ostringstream os;
+  detail::put(os, parts...);
+  fail("safetensors '", path, "': ", printable(os.str(), 1000));
 }
 
 // ---- writing ----
@@ -98,6 +106,16 @@ class TempFile {
   bool committed_ = false;
 };
 
+// Crash tests kill a writer inside a save: SLIMSSL_TEST_PAUSE_IN_SAVE_MS=N makes every save
+// pause N ms halfway through its data, with the temporary file half written.
+void pause_for_crash_tests() {
+  static const long ms = [] {
+    const char* v = std::getenv("SLIMSSL_TEST_PAUSE_IN_SAVE_MS");
+    return v ? std::strtol(v, nullptr, 10) : 0L;
+  }();
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
 // ---- reading ----
 
 uint64_t json_uint(const std::string& path, const std::string& name, const char* field, const Json& v) {
@@ -123,13 +141,15 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
     bad_file(path, "tensor '", name, "': unsupported dtype ", dt.dump(), " (supported: F32, F64, BF16, I32, I64, U8)");
   const Json& sh = e["shape"];
   if (!sh.is_array()) bad_file(path, "tensor '", name, "': shape must be an array, got ", sh.dump());
-  uint64_t bytes = dtype_size(out.dtype);
   for (const Json& d : sh) {
     uint64_t v = json_uint(path, name, "shape", d);
-    if (v > (uint64_t(1) << 62) || __builtin_mul_overflow(bytes, v, &bytes))
-      bad_file(path, "tensor '", name, "': shape ", sh.dump(), " is too large");
+    if (v > uint64_t(INT64_MAX)) bad_file(path, "tensor '", name, "': shape ", sh.dump(), " has a size beyond 2^63");
     out.shape.push_back(static_cast<int64_t>(v));
   }
+  auto numel = checked_product(out.shape);
+  auto nbytes = numel ? checked_mul(*numel, static_cast<int64_t>(dtype_size(out.dtype))) : std::nullopt;
+  if (!nbytes) bad_file(path, "tensor '", name, "': shape ", sh.dump(), " is too large (its size overflows 64 bits)");
+  const uint64_t bytes = static_cast<uint64_t>(*nbytes);
   const Json& off = e["data_offsets"];
   if (!off.is_array() || off.size() != 2)
     bad_file(path, "tensor '", name, "': data_offsets must be [begin, end], got ", off.dump());
@@ -193,8 +213,10 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   TempFile out(path);
   out.write(len, 8);
   out.write(text.data(), text.size());
-  for (const Tensor& h : host)
-    if (h.numel() > 0) out.write(h.raw(), static_cast<size_t>(h.numel()) * h.itemsize());
+  for (size_t i = 0; i < host.size(); ++i) {
+    if (i == host.size() / 2) pause_for_crash_tests();
+    if (host[i].numel() > 0) out.write(host[i].raw(), static_cast<size_t>(host[i].numel()) * host[i].itemsize());
+  }
   out.commit();
 }
 
@@ -223,7 +245,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     bad_file(path, "header is not valid JSON: ", e.what());
   }
-  if (!header.is_object()) bad_file(path, "header must be a JSON object");
+  if (!header.is_object()) bad_file(path, "header must be a JSON object, got ", header.type_name());
 
   SafetensorsFile out;
   out.path = path;

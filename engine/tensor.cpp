@@ -9,13 +9,14 @@
 #include "engine/cpu/convert.h"
 #include "engine/layout.h"
 #include "engine/ops.h"
+#include "engine/size_math.h"
 
 namespace slimssl {
 
 int64_t numel_of(const Shape& shape) {
-  int64_t n = 1;
-  for (auto s : shape) n *= s;
-  return n;
+  auto n = checked_product(shape);
+  SLIMSSL_CHECK(n, "shape ", shape_str(shape), " has a negative size or sizes whose product overflows 64 bits");
+  return *n;
 }
 
 Shape contiguous_strides(const Shape& shape) {
@@ -23,7 +24,9 @@ Shape contiguous_strides(const Shape& shape) {
   int64_t acc = 1;
   for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
     st[d] = acc;
-    acc *= std::max<int64_t>(shape[d], 1);
+    auto next = checked_mul(acc, std::max<int64_t>(shape[d], 1));
+    SLIMSSL_CHECK(next, "shape ", shape_str(shape), ": strides do not fit in 64 bits");
+    acc = *next;
   }
   return st;
 }
@@ -42,8 +45,10 @@ TensorImpl& Tensor::impl() const {
 // ---------------- construction ----------------
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (auto s : shape) SLIMSSL_CHECK(s >= 0, "empty: negative size in shape ", shape_str(shape));
+  auto bytes = checked_mul(numel_of(shape), static_cast<int64_t>(dtype_size(dtype)));
+  SLIMSSL_CHECK(bytes, "empty: shape ", shape_str(shape), " needs more bytes than fit in 64 bits");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = Storage::allocate(numel_of(shape) * dtype_size(dtype), device);
+  impl->storage = Storage::allocate(static_cast<size_t>(*bytes), device);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -75,7 +80,9 @@ bool Tensor::is_contiguous() const {
   for (int64_t d = dim() - 1; d >= 0; --d) {
     if (shape()[d] == 1) continue;
     if (strides()[d] != expected) return false;
-    expected *= shape()[d];
+    auto next = checked_mul(expected, shape()[d]);
+    if (!next) return false;  // only an expanded view can be this large, and it is not contiguous
+    expected = *next;
   }
   return true;
 }

@@ -165,9 +165,11 @@ SLIMSSL_HD void sample_crop(const AugmentPipeline& p, int32_t H, int32_t W, Rand
   for (int attempt = 0; attempt < 10; ++attempt) {
     float target = area * draw_uniform(rs, p.scale_min, p.scale_max);
     float aspect = portable_exp(draw_uniform(rs, log_lo, log_hi));
-    int32_t w = static_cast<int32_t>(round_even(sqrt_rn(target * aspect)));
-    int32_t h = static_cast<int32_t>(round_even(sqrt_rn(div_rn(target, aspect))));
-    if (w > 0 && w <= W && h > 0 && h <= H) {
+    // compared as floats before the conversion: an extreme ratio gives values no int32 holds
+    float wf = round_even(sqrt_rn(target * aspect));
+    float hf = round_even(sqrt_rn(div_rn(target, aspect)));
+    if (wf >= 1.0f && wf <= static_cast<float>(W) && hf >= 1.0f && hf <= static_cast<float>(H)) {
+      int32_t w = static_cast<int32_t>(wf), h = static_cast<int32_t>(hf);
       v.top = draw_below(rs, H - h + 1);
       v.left = draw_below(rs, W - w + 1);
       v.height = h;
@@ -177,8 +179,9 @@ SLIMSSL_HD void sample_crop(const AugmentPipeline& p, int32_t H, int32_t W, Rand
   }
   float in_ratio = div_rn(static_cast<float>(W), static_cast<float>(H));
   int32_t w = W, h = H;
-  if (in_ratio < p.ratio_min) h = static_cast<int32_t>(round_even(div_rn(static_cast<float>(W), p.ratio_min)));
-  else if (in_ratio > p.ratio_max) w = static_cast<int32_t>(round_even(static_cast<float>(H) * p.ratio_max));
+  // the clamped side lies in [0, H] (or [0, W]); at least one pixel is kept
+  if (in_ratio < p.ratio_min) h = static_cast<int32_t>(fmaxf(1.0f, round_even(div_rn(static_cast<float>(W), p.ratio_min))));
+  else if (in_ratio > p.ratio_max) w = static_cast<int32_t>(fmaxf(1.0f, round_even(static_cast<float>(H) * p.ratio_max)));
   v.top = (H - h) / 2;
   v.left = (W - w) / 2;
   v.height = h;

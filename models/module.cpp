@@ -51,20 +51,6 @@ std::vector<Tensor> Module::parameters() const {
   return out;
 }
 
-std::vector<Tensor> Module::decay_parameters() const {
-  std::vector<Tensor> out;
-  for (auto& [n, t] : named_parameters())
-    if (t.dim() >= 2) out.push_back(t);
-  return out;
-}
-
-std::vector<Tensor> Module::no_decay_parameters() const {
-  std::vector<Tensor> out;
-  for (auto& [n, t] : named_parameters())
-    if (t.dim() < 2) out.push_back(t);
-  return out;
-}
-
 int64_t Module::parameter_count() const {
   int64_t n = 0;
   for (auto& [name, t] : named_parameters()) n += t.numel();

@@ -14,6 +14,10 @@ namespace slimssl::models {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+// Weight decay applies to rank >= 2 parameters (conv and linear weights), never to norm affine
+// parameters, biases or other 1-d tensors.
+inline bool takes_weight_decay(const Tensor& param) { return param.dim() >= 2; }
+
 class Module {
  public:
   virtual ~Module() = default;
@@ -21,10 +25,6 @@ class Module {
   NamedTensors named_parameters() const;
   NamedTensors named_buffers() const;
   std::vector<Tensor> parameters() const;
-  // Parameters that get weight decay (rank >= 2: conv and linear weights) and those that do not
-  // (norm affine parameters, biases, embeddings' 1-d tensors).
-  std::vector<Tensor> decay_parameters() const;
-  std::vector<Tensor> no_decay_parameters() const;
   int64_t parameter_count() const;
   // Parameters that the sub-network at width index `wi` actually uses (its slices, its own BN).
   // Plain modules use all their parameters; slimmable layers override.

@@ -288,8 +288,8 @@ TEST_CASE("vit: a slimmed network equals a compact ViT built from the first head
   };
   for (auto& [n, t] : compact.named_parameters()) {
     Tensor dst = t.detach();
-    auto ends_with = [&](const std::string& s) {
-      return n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0;
+    auto ends_with = [name = n](const std::string& s) {  // (clang 14 cannot capture a structured binding)
+      return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
     };
     if (n == "cls_token" || n == "pos_embed") dst.copy_(find(n).narrow(2, 0, 4));
     else if (n.find("norm") != std::string::npos) {

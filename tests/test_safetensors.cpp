@@ -190,6 +190,15 @@ TEST_CASE("safetensors refuses malformed files, naming the file and the problem"
   write_raw(p, R"({"__metadata__":{"step":3}})", 0);
   CHECK_REFUSED(load_safetensors(p), "__metadata__ 'step' is not a string");
 
+  // Shapes whose sizes overflow 64 bits: with a zero the byte count is 0 and the offsets agree,
+  // but the tensor's strides would overflow (undefined behaviour before this was refused).
+  write_raw(p, R"({"w":{"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]}})", 0);
+  CHECK_REFUSED(load_safetensors(p), "tensor 'w': shape [0,4611686018427387904,4611686018427387904] is too large");
+  write_raw(p, R"({"w":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0);
+  CHECK_REFUSED(load_safetensors(p), "is too large");
+  write_raw(p, R"({"w":{"dtype":"F32","shape":[9223372036854775808],"data_offsets":[0,0]}})", 0);
+  CHECK_REFUSED(load_safetensors(p), "beyond 2^63");
+
   // A good file cut short: its last tensor no longer fits.
   const std::string good = dir.file("good.safetensors");
   save_safetensors(good, {{"x", Tensor::ones({4, 4})}});

@@ -83,3 +83,13 @@ TEST_CASE("CUDA tensors need the CUDA build and a GPU", "[tensor][cuda]") {
   CHECK(d.device().is_cuda());
   CHECK(d.cpu().to_vector<float>() == h.to_vector<float>());
 }
+
+TEST_CASE("shapes whose element count, strides or byte count overflow 64 bits are refused", "[tensor][errors]") {
+  const int64_t big = int64_t(1) << 62;
+  CHECK_THROWS_WITH(Tensor::empty({big, 4}), Catch::Contains("[4611686018427387904, 4]"));
+  CHECK_THROWS_WITH(Tensor::empty({0, big, big}), Catch::Contains("overflows 64 bits"));  // empty, but its strides overflow
+  CHECK_THROWS_WITH(Tensor::empty({big / 2, 2}, DType::F64), Catch::Contains("bytes"));
+  CHECK_THROWS_WITH(numel_of({big, big, 0}), Catch::Contains("overflows 64 bits"));
+  CHECK(numel_of({0, big}) == 0);  // empty, and its strides fit
+  CHECK(Tensor::empty({0, big}).numel() == 0);
+}

@@ -1,4 +1,4 @@
-// slimssl train --config FILE|NAME [--out RUN_DIR] [--resume] [--init SOURCE] [key=value ...]
+// slimssl train --config FILE|NAME [--out RUN_DIR] [--resume | --force] [--init SOURCE] [key=value ...]
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -21,6 +21,7 @@ int run_train(const Args& args) {
   train::TrainOptions opts;
   opts.resume = args.flag("--resume");
   opts.quiet = args.flag("--quiet");
+  opts.force = args.flag("--force");
   opts.run_dir = args.get("--out", "");
   std::string config_arg = args.get("--config", "");
   std::string init = args.get("--init", "");
@@ -68,6 +69,8 @@ Command train_command() {
                                      "keys lists every key)"},
            {"--out", "RUN_DIR", "the run directory (default runs/NAME, NAME the config's name)"},
            {"--resume", "", "continue the run in --out RUN_DIR from its newest checkpoint"},
+           {"--force", "", "start over in a run directory that holds a run: its contents move to "
+                           "RUN_DIR.old-<date>-<time> (nothing is deleted)"},
            {"--init", "SOURCE", "start a new run from these weights: a checkpoint, a run directory (its newest), an "
                                 "export or another safetensors file of backbone weights; every tensor that does not "
                                 "match is named. Without --config a checkpoint's own configuration is used, named "

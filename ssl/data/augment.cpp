@@ -98,7 +98,14 @@ void check_pipeline(const AugmentPipeline& p, int64_t in_channels, const std::st
     SLIMSSL_CHECK(v >= 0.0f && v <= 1.0f, what, ": ", name, " must be a probability in [0, 1], got ", v);
   };
   SLIMSSL_CHECK(in_channels == 1 || in_channels == 3, what, ": images must have 1 or 3 channels, got ", in_channels);
-  SLIMSSL_CHECK(p.out_size > 0, what, ": out_size must be positive, got ", p.out_size);
+  SLIMSSL_CHECK(p.out_size > 0 && p.out_size <= kMaxViewSize, what, ": out_size must be in [1, ", kMaxViewSize, "], got ",
+                p.out_size);
+  SLIMSSL_CHECK(p.resize_size >= 0 && p.resize_size <= kMaxViewSize, what, ": resize_size must be in [0, ", kMaxViewSize,
+                "], got ", p.resize_size);
+  for (float v : {p.scale_min, p.scale_max, p.ratio_min, p.ratio_max, p.brightness, p.contrast, p.saturation, p.hue,
+                  p.sigma_min, p.sigma_max, p.solarize_threshold, p.mean[0], p.mean[1], p.mean[2], p.std[0], p.std[1], p.std[2]})
+    SLIMSSL_CHECK(std::isfinite(v), what, ": every parameter must be a finite number, got ", v);
+  SLIMSSL_CHECK(p.blur_kernel <= 2 * kMaxViewSize + 1, what, ": blur_kernel ", p.blur_kernel, " is larger than any view");
   SLIMSSL_CHECK(p.channels == 0 || p.channels == in_channels || (p.channels == 3 && in_channels == 1), what,
                 ": channels ", p.channels, " cannot be made from ", in_channels, "-channel images (0, ", in_channels,
                 in_channels == 1 ? " or 3)" : ")");

@@ -14,8 +14,12 @@
 
 namespace slimssl::data {
 
+// The largest view (out_size, resize_size): crop areas stay exact in float32 up to 4096 x 4096.
+constexpr int32_t kMaxViewSize = 4096;
+
 // Throws an Error naming the field when a pipeline is out of range for images with
-// `in_channels` channels (probabilities in [0, 1], hue in [0, 0.5], positive std, ...).
+// `in_channels` channels (probabilities in [0, 1], hue in [0, 0.5], positive std, finite
+// numbers, sizes up to kMaxViewSize, ...).
 void check_pipeline(const AugmentPipeline& p, int64_t in_channels, const std::string& what = "augment");
 
 // Output channels for images with `in_channels` channels.

@@ -9,6 +9,7 @@ namespace slimssl::data {
 namespace {
 
 constexpr int kPixels = 32 * 32;
+constexpr int kCifar100Coarse = 20;
 const std::vector<std::string> kCifar10Classes = {"airplane", "automobile", "bird", "cat", "deer",
                                                   "dog", "frog", "horse", "ship", "truck"};
 
@@ -81,6 +82,9 @@ Dataset load_cifar_files(const std::vector<std::string>& files, int label_bytes,
       int label = b[r + label_bytes - 1];
       SLIMSSL_CHECK(label < num_classes, files[f], ": record ", r / record, " has label ", label, ", expected < ",
                     num_classes);
+      // CIFAR-100 records start with the coarse (superclass) label, one of 20
+      SLIMSSL_CHECK(label_bytes == 1 || b[r] < kCifar100Coarse, files[f], ": record ", r / record, " has coarse label ",
+                    int(b[r]), ", expected < ", kCifar100Coarse);
       lab[i] = label;
       const uint8_t* px = b.data() + r + label_bytes;
       uint8_t* out = img + i * 3 * kPixels;

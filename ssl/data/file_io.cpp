@@ -30,20 +30,22 @@ gzFile open_gz(const std::string& path) {
 
 }  // namespace
 
+// A plain file is read in one call into a buffer of exactly its size (+1 byte to see the end),
+// so a loader holding many small files holds no slack. A gzip stream is larger than the file:
+// the buffer doubles as it fills, and is trimmed at the end.
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
   ByteStream in(path);
-  std::vector<uint8_t> out;
   std::error_code ec;
   auto raw_size = fs::file_size(path, ec);
-  out.reserve(ec ? 0 : static_cast<size_t>(raw_size));
-  size_t chunk = 1 << 20;
+  std::vector<uint8_t> out(ec ? size_t(1) << 16 : static_cast<size_t>(raw_size) + 1);
+  size_t filled = 0;
   for (;;) {
-    size_t old = out.size();
-    out.resize(old + chunk);
-    size_t got = in.read(out.data() + old, chunk);
-    out.resize(old + got);
-    if (got < chunk) break;
+    filled += in.read(out.data() + filled, out.size() - filled);
+    if (filled < out.size()) break;
+    out.resize(out.size() * 2);
   }
+  out.resize(filled);
+  if (out.capacity() > filled + filled / 8 + 1) out.shrink_to_fit();
   return out;
 }
 

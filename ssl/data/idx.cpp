@@ -2,6 +2,7 @@
 // then the data. Only unsigned bytes (type 0x08) occur in MNIST-style sets.
 #include <algorithm>
 #include <filesystem>
+#include "engine/size_math.h"
 #include "ssl/data/file_io.h"
 #include "ssl/data/loaders.h"
 
@@ -10,6 +11,8 @@ namespace fs = std::filesystem;
 namespace slimssl::data {
 
 namespace {
+
+constexpr int64_t kIdxMaxClasses = 10;
 
 struct IdxArray {
   std::vector<int64_t> dims;
@@ -28,15 +31,15 @@ IdxArray read_idx(const std::string& path, int expected_ndim) {
                 " (unsigned bytes, ", expected_ndim, " dimensions)");
   a.offset = 4 + 4 * static_cast<size_t>(expected_ndim);
   SLIMSSL_CHECK(b.size() >= a.offset, path, ": IDX header truncated (", b.size(), " bytes)");
-  int64_t count = 1;
   for (int d = 0; d < expected_ndim; ++d) {
     const uint8_t* p = b.data() + 4 + 4 * d;
-    int64_t n = int64_t(p[0]) << 24 | int64_t(p[1]) << 16 | int64_t(p[2]) << 8 | int64_t(p[3]);
-    a.dims.push_back(n);
-    count *= n;
+    a.dims.push_back(int64_t(p[0]) << 24 | int64_t(p[1]) << 16 | int64_t(p[2]) << 8 | int64_t(p[3]));
   }
-  SLIMSSL_CHECK(int64_t(b.size() - a.offset) == count, path, ": IDX header says ", shape_str(a.dims),
-                " (", count, " data bytes) but the file holds ", b.size() - a.offset, " data bytes");
+  const auto count = checked_product(a.dims);
+  const size_t held = b.size() - a.offset;
+  SLIMSSL_CHECK(count && static_cast<uint64_t>(*count) == held, path, ": IDX header says ", shape_str(a.dims), " (",
+                count ? std::to_string(*count) : std::string("more than 2^63"), " data bytes) but the file holds ", held,
+                " data bytes");
   return a;
 }
 
@@ -77,15 +80,19 @@ Dataset load_idx_files(const std::string& images_path, const std::string& labels
   std::copy(im.bytes.begin() + im.offset, im.bytes.end(), ds.images.data<uint8_t>());
   ds.labels = Tensor::empty({n}, DType::I64);
   int64_t* lab = ds.labels.data<int64_t>();
-  int max_label = 0;
+  // IDX sets are MNIST-style: at most ten classes, named by digit unless names are given (then
+  // exactly those). A label beyond them is a corrupt byte, refused rather than trained on as a
+  // class of its own.
+  const int64_t limit = classes.empty() ? kIdxMaxClasses : static_cast<int64_t>(classes.size());
+  int64_t max_label = 0;
   for (int64_t i = 0; i < n; ++i) {
     lab[i] = lb.bytes[lb.offset + i];
-    max_label = std::max<int>(max_label, static_cast<int>(lab[i]));
+    SLIMSSL_CHECK(lab[i] < limit, labels_path, ": label ", lab[i], " of image ", i, " is out of range (an IDX set has ",
+                  classes.empty() ? "at most " : "", limit, " classes, labels 0..", limit - 1, ")");
+    max_label = std::max(max_label, lab[i]);
   }
   if (classes.empty())
-    for (int k = 0; k <= max_label; ++k) classes.push_back(std::to_string(k));
-  SLIMSSL_CHECK(max_label < static_cast<int>(classes.size()), labels_path, ": label ", max_label,
-                " out of range for ", classes.size(), " classes");
+    for (int64_t k = 0; k <= max_label; ++k) classes.push_back(std::to_string(k));
   ds.classes = std::move(classes);
   return ds;
 }

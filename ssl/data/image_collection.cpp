@@ -30,7 +30,7 @@ void ImageCollection::decode(std::vector<EncodedImage>& batch) {
       out.error = e.what();
       out.image = {};  // never keep a partial result
     }
-    in.bytes = {};
+    std::vector<uint8_t>().swap(in.bytes);  // release the encoded bytes now (`= {}` would keep the capacity)
   });
   batch.clear();
 }

@@ -10,6 +10,8 @@ namespace slimssl::data {
 
 namespace {
 
+constexpr int64_t kMaxImagePixels = int64_t(1) << 26;  // 8192 x 8192
+
 bool is_jpeg(const uint8_t* d, size_t n) { return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF; }
 
 const uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
@@ -114,6 +116,12 @@ DecodedImage decode_image(const uint8_t* data, size_t size, int channels) {
   SLIMSSL_CHECK(problem.empty(), problem);
   SLIMSSL_CHECK(size < (size_t(1) << 31), "image file too large (", size, " bytes)");
   int w = 0, h = 0, comp = 0;
+  // The header's size is checked before stb_image allocates for it: a few corrupt bytes can claim
+  // a 60000 x 60000 image.
+  SLIMSSL_CHECK(stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &comp), "cannot decode image (stb_image: ",
+                stbi_failure_reason(), ")");
+  SLIMSSL_CHECK(int64_t(w) * h <= kMaxImagePixels, "image header says ", w, "x", h, " pixels, more than the ",
+                kMaxImagePixels, " a data set image may have");
   uint8_t* px = stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &comp, channels);
   SLIMSSL_CHECK(px != nullptr, "cannot decode image (stb_image: ", stbi_failure_reason(), ")");
   DecodedImage img;

@@ -47,6 +47,8 @@ std::pair<std::string, std::string> class_root_for(const std::string& root, cons
 // Archive members are decoded in batches of about this many encoded bytes, one batch on the pool
 // while the next is read: memory stays bounded and decompression overlaps decoding.
 constexpr size_t kDecodeBatchBytes = size_t(8) << 20;
+// Folder files are decoded this many at a time (they are read inside the workers).
+constexpr size_t kFolderDecodeBatch = 4096;
 
 std::string archive_stem(const std::string& path) {
   std::string n = file_name(path);
@@ -108,6 +110,9 @@ Dataset load_image_folder(const std::string& root, const std::string& split, con
   auto [class_root, split_name] = class_root_for(root, split);
   auto classes = sorted_subdirs(class_root);
   SLIMSSL_CHECK(!classes.empty(), class_root, ": no class folders (expected ", class_root, "/<class>/<image>)");
+  // Paths are listed first (every class folder is checked before decoding starts), then decoded
+  // in batches: each worker reads one file at a time, so encoded bytes in memory stay bounded by
+  // the thread count whatever the folder holds.
   std::vector<EncodedImage> items;
   for (auto& cls : classes) {
     std::string dir = path_join(class_root, cls);
@@ -124,11 +129,12 @@ Dataset load_image_folder(const std::string& root, const std::string& split, con
     for (auto& f : files) items.push_back({f, cls, f, {}});
   }
   ImageCollection collection(options);
-  // Files are read inside the workers, one at a time each; in chunks only to report progress.
-  const size_t chunk = options.progress ? 4096 : items.size();
-  for (size_t at = 0; at < items.size(); at += chunk) {
-    std::vector<EncodedImage> part(items.begin() + at, items.begin() + std::min(items.size(), at + chunk));
-    collection.decode(part);
+  // Decoded in bounded batches, each batch's encoded bytes released once decoded: memory stays
+  // bounded by the decoded images, whatever the folder's size.
+  for (size_t start = 0; start < items.size(); start += kFolderDecodeBatch) {
+    size_t end = std::min(items.size(), start + kFolderDecodeBatch);
+    std::vector<EncodedImage> batch(std::make_move_iterator(items.begin() + start), std::make_move_iterator(items.begin() + end));
+    collection.decode(batch);
     if (options.progress)
       options.progress(static_cast<int64_t>(collection.count()), static_cast<double>(collection.count()) / items.size());
   }

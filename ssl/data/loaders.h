@@ -12,7 +12,8 @@ namespace slimssl::data {
 bool is_idx_dir(const std::string& dir);
 std::vector<std::string> idx_splits(const std::string& dir);
 Dataset load_idx_dir(const std::string& dir, const std::string& split);
-// One images file and its labels file; classes are named "0".."K-1" unless `classes` is given.
+// One images file and its labels file; classes are named "0".."K-1" (K = largest label + 1, at
+// most 10) unless `classes` is given. A label outside them is an error naming the labels file.
 Dataset load_idx_files(const std::string& images_path, const std::string& labels_path,
                        std::vector<std::string> classes = {});
 

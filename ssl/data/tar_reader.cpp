@@ -1,4 +1,5 @@
 #include "ssl/data/tar_reader.h"
+#include <algorithm>
 #include <cstring>
 #include "engine/error.h"
 
@@ -7,6 +8,10 @@ namespace slimssl::data {
 namespace {
 
 constexpr size_t kBlock = 512;
+// Sizes a header may claim: a member up to 2^62 bytes (so size + padding cannot wrap), a long
+// name or pax record set up to 1 MiB (they are read into memory).
+constexpr uint64_t kMaxMemberBytes = uint64_t(1) << 62;
+constexpr uint64_t kMaxExtendedHeaderBytes = uint64_t(1) << 20;
 
 // Numeric header fields are octal text, or base-256 (high bit of the first byte set) for big sizes.
 uint64_t parse_number(const uint8_t* field, size_t len) {
@@ -45,7 +50,7 @@ std::string pax_path(const std::vector<uint8_t>& data) {
     size_t space = s.find(' ', pos);
     if (space == std::string::npos) break;
     size_t len = std::strtoull(s.c_str() + pos, nullptr, 10);
-    if (len == 0 || pos + len > s.size()) break;
+    if (len > s.size() - pos || space + 2 > pos + len) break;  // a record must hold "LEN " and '\n'
     std::string rec = s.substr(space + 1, pos + len - space - 2);  // drop the trailing '\n'
     if (rec.rfind("path=", 0) == 0) path = rec.substr(5);
     pos += len;
@@ -60,9 +65,18 @@ std::string clean_path(std::string p) {
 
 }  // namespace
 
+// The size comes from a header, so the buffer grows with the data actually read (doubling from
+// 1 MiB): a header that claims terabytes costs nothing before the archive runs out.
 std::vector<uint8_t> TarReader::read_exact(uint64_t n, const std::string& what) {
-  std::vector<uint8_t> buf(n);
-  size_t got = in_.read(buf.data(), n);
+  std::vector<uint8_t> buf;
+  uint64_t got = 0;
+  while (got < n) {
+    const uint64_t step = std::min<uint64_t>(n - got, std::max<uint64_t>(got, uint64_t(1) << 20));
+    buf.resize(got + step);
+    const size_t r = in_.read(buf.data() + got, step);
+    got += r;
+    if (r < step) break;
+  }
   SLIMSSL_CHECK(got == n, in_.path(), ": tar archive truncated in ", what, " (", got, " of ", n, " bytes)");
   return buf;
 }
@@ -95,10 +109,15 @@ bool TarReader::next(TarMember& member) {
                   in_.position() - kBlock);
     uint64_t size = parse_number(h + 124, 12);
     char type = static_cast<char>(h[156]);
+    SLIMSSL_CHECK(size < kMaxMemberBytes, in_.path(), ": tar header at byte ", in_.position() - kBlock,
+                  " gives an implausible member size of ", size, " bytes");
+    const bool extended = type == 'L' || type == 'x' || type == 'g';
+    SLIMSSL_CHECK(!extended || size <= kMaxExtendedHeaderBytes, in_.path(), ": tar extended header at byte ",
+                  in_.position() - kBlock, " is ", size, " bytes (at most ", kMaxExtendedHeaderBytes, " expected)");
     current_ = {};
     remaining_ = size;
     padding_ = (kBlock - size % kBlock) % kBlock;
-    if (type == 'L' || type == 'x' || type == 'g') {  // metadata for the member that follows
+    if (extended) {  // metadata for the member that follows
       current_.path = "(extended header)";
       auto data = read_data();
       if (type == 'L') long_name = field_string(data.data(), data.size());

@@ -118,7 +118,7 @@ ProbeResult train_linear_probe(const ProbeSplit& train, const ProbeSplit& test, 
   oc.kind = train::OptimizerKind::SGD;
   oc.momentum = cfg.momentum;
   oc.weight_decay = cfg.weight_decay;
-  train::Optimizer opt({{probe.parameters(), true, false}}, oc);
+  train::Optimizer opt({train::named_group(probe.named_parameters(), true, false)}, oc);
   train::Schedule sched;
   sched.kind = cfg.schedule;
   sched.base_lr = cfg.lr;

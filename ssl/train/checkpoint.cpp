@@ -1,14 +1,31 @@
 #include "ssl/train/checkpoint.h"
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
+#include "engine/printable.h"
 #include "engine/safetensors.h"
 
 namespace slimssl::train {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr const char* kFormat = "slimssl-checkpoint-1";
+// Format 2 names the optimizer state after the parameters; format 1 keyed it by position and is
+// still read (its keys are mapped to today's names, the parameter order being the same).
+constexpr const char* kFormat = "slimssl-checkpoint-2";
+constexpr const char* kFormatPositional = "slimssl-checkpoint-1";
+
+// A count from the metadata: a decimal integer >= 0, all of the text.
+int64_t metadata_count(const SafetensorsFile& f, const char* key) {
+  auto it = f.metadata.find(key);
+  SLIMSSL_CHECK(it != f.metadata.end(), "checkpoint '", f.path, "': metadata key '", key, "' is missing");
+  const std::string& text = it->second;
+  int64_t v = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  SLIMSSL_CHECK(!text.empty() && ec == std::errc() && end == text.data() + text.size() && v >= 0, "checkpoint '", f.path,
+                "': metadata '", key, "' must be a whole number >= 0, got '", printable(text, 40), "'");
+  return v;
+}
 
 std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& run_dir) {
   std::vector<std::pair<int64_t, std::string>> out;
@@ -56,22 +73,42 @@ std::string latest_checkpoint(const std::string& run_dir) {
 
 int64_t load_checkpoint(const std::string& path, Learner& learner, Optimizer& opt) {
   SafetensorsFile f = load_safetensors(path);
-  auto meta = [&](const char* key) {
-    auto it = f.metadata.find(key);
-    SLIMSSL_CHECK(it != f.metadata.end(), "checkpoint '", path, "': metadata key '", key, "' is missing");
-    return it->second;
-  };
-  SLIMSSL_CHECK(meta("format") == kFormat, "checkpoint '", path, "': format '", meta("format"), "', expected ", kFormat);
+  auto format = f.metadata.find("format");
+  SLIMSSL_CHECK(format != f.metadata.end(), "checkpoint '", path, "': metadata key 'format' is missing");
+  const bool positional = format->second == kFormatPositional;
+  SLIMSSL_CHECK(positional || format->second == kFormat, "checkpoint '", path, "': format '", printable(format->second, 40),
+                "', expected ", kFormat, " (or ", kFormatPositional, ")");
+  // Every value is checked before anything is restored or used.
+  const int64_t step = metadata_count(f, "step"), optimizer_steps = metadata_count(f, "optimizer_steps");
+  const int64_t queue_ptr = metadata_count(f, "queue_ptr");
+  const TrainConfig& c = learner.config();
+  const int64_t queue_rows = f.contains("queue") && f.at("queue").dim() >= 1 ? f.at("queue").size(0) : 0;
+  SLIMSSL_CHECK(queue_rows == 0 ? queue_ptr == 0 : queue_ptr < queue_rows && queue_ptr % c.batch_size == 0, "checkpoint '",
+                path, "': metadata 'queue_ptr' ", queue_ptr, " is not a batch boundary of the ", queue_rows, "-key queue");
   std::vector<std::pair<std::string, Tensor>> model, optim;
-  for (size_t i = 0; i < f.names.size(); ++i) {
-    if (f.names[i].rfind("optim.", 0) == 0) optim.emplace_back(f.names[i].substr(6), f.tensors[i]);
-    else model.emplace_back(f.names[i], f.tensors[i]);
+  try {
+    for (size_t i = 0; i < f.names.size(); ++i) {
+      if (f.names[i].rfind("optim.", 0) != 0) {
+        model.emplace_back(f.names[i], f.tensors[i]);
+        continue;
+      }
+      std::string key = f.names[i].substr(6);
+      optim.emplace_back(positional ? opt.state_key_from_position(key) : key, f.tensors[i]);
+    }
+    learner.load_state(model);
+    opt.load_state(optim);
+  } catch (const Error& e) {
+    fail("checkpoint '", path, "': ", printable(e.what()));
   }
-  learner.load_state(model);
-  opt.load_state(optim);
-  opt.set_steps(std::stoll(meta("optimizer_steps")));
-  learner.set_queue_ptr(std::stoll(meta("queue_ptr")));
-  return std::stoll(meta("step"));
+  opt.set_steps(optimizer_steps);
+  learner.set_queue_ptr(queue_ptr);
+  return step;
+}
+
+int64_t checkpoint_bytes_estimate(const Learner& learner, const Optimizer& opt) {
+  int64_t bytes = opt.full_state_bytes();
+  for (auto& [name, t] : learner.state()) bytes += t.numel() * static_cast<int64_t>(t.itemsize());
+  return bytes;
 }
 
 LoadedEncoder load_encoder(const std::string& path) {
@@ -86,11 +123,17 @@ LoadedEncoder load_encoder(const std::string& path) {
   nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
   SLIMSSL_CHECK(!j.is_discarded(), "checkpoint '", out.checkpoint, "': the config metadata is not valid JSON");
   out.config = config_from_json(j, out.checkpoint);
-  out.step = std::stoll(f.metadata.at("step"));
+  out.step = metadata_count(f, "step");
   out.encoder = std::make_shared<Encoder>(out.config, out.config.framework == "mocov3");
   NoGradGuard ng;
   auto assign = [&](const models::NamedTensors& named) {
-    for (auto& [name, t] : named) t.detach().copy_(f.at("query." + name));
+    for (auto& [name, t] : named) {
+      const Tensor& saved = f.at("query." + name);
+      SLIMSSL_CHECK(saved.shape() == t.shape() && saved.dtype() == t.dtype(), "checkpoint '", out.checkpoint, "': tensor 'query.",
+                    name, "' is ", dtype_name(saved.dtype()), " ", shape_str(saved.shape()), ", the model expects ",
+                    dtype_name(t.dtype()), " ", shape_str(t.shape()));
+      t.detach().copy_(saved);
+    }
   };
   assign(out.encoder->named_parameters());
   assign(out.encoder->named_buffers());

@@ -15,8 +15,12 @@ std::string save_checkpoint(const std::string& run_dir, const Learner& learner, 
                             int64_t keep);
 // The newest checkpoint of a run directory, or "" when it has none.
 std::string latest_checkpoint(const std::string& run_dir);
-// Restores learner and optimizer; returns the step the checkpoint was taken after.
+// Restores learner and optimizer; returns the step the checkpoint was taken after. Every
+// metadata value and tensor is checked first; errors name the file and what is wrong.
 int64_t load_checkpoint(const std::string& path, Learner& learner, Optimizer& opt);
+// About how many bytes a checkpoint of this learner and optimizer takes (once every parameter
+// has optimizer state): what a run directory must have room for.
+int64_t checkpoint_bytes_estimate(const Learner& learner, const Optimizer& opt);
 
 // A trained query encoder for evaluation: `path` is a run directory (its newest checkpoint) or a
 // checkpoint file. The config comes from the checkpoint's metadata.

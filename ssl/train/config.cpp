@@ -2,7 +2,9 @@
 #include <fstream>
 #include <numeric>
 #include "engine/error.h"
+#include "engine/printable.h"
 #include "models/zoo.h"
+#include "ssl/data/augment.h"
 #include "ssl/data/augment_presets.h"
 
 namespace slimssl::train {
@@ -153,8 +155,18 @@ TrainConfig config_from_json(const nlohmann::json& j, const std::string& origin)
 }
 
 void apply_override(nlohmann::json& j, const std::string& kv) {
+  // Configurations are JSON: text that is not UTF-8 could not be written to config.json or a
+  // checkpoint later (the JSON library's own parser refuses it in files).
+  bool utf8 = true;
+  try {
+    (void)nlohmann::json(kv).dump();
+  } catch (const nlohmann::json::exception&) {
+    utf8 = false;
+  }
+  SLIMSSL_CHECK(utf8, "override '", printable(kv), "' is not valid UTF-8 text");
   auto eq = kv.find('=');
   SLIMSSL_CHECK(eq != std::string::npos && eq > 0, "override '", kv, "' must look like key=value");
+  SLIMSSL_CHECK(j.is_object(), "override '", kv, "': the configuration is not a JSON object");
   std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
   nlohmann::json parsed = nlohmann::json::parse(value, nullptr, false);
   if (parsed.is_discarded()) {
@@ -170,6 +182,7 @@ TrainConfig load_config(const std::string& path, const std::vector<std::string>&
   SLIMSSL_CHECK(in.good(), "config file '", path, "' cannot be opened");
   nlohmann::json j = nlohmann::json::parse(in, nullptr, false, true);
   SLIMSSL_CHECK(!j.is_discarded(), "config file '", path, "' is not valid JSON");
+  SLIMSSL_CHECK(j.is_object(), "config file '", path, "' must hold a JSON object of key: value, got ", j.type_name());
   for (auto& kv : overrides) apply_override(j, kv);
   return config_from_json(j, overrides.empty() ? path : path + " (with overrides)");
 }
@@ -230,7 +243,8 @@ void validate(const TrainConfig& c) {
   need(c.weight_decay >= 0, "weight_decay", "must be >= 0");
   need(c.momentum >= 0 && c.momentum < 1, "momentum", "must be in [0, 1)");
   need(c.warmup_epochs >= 0 && c.warmup_epochs < c.epochs, "warmup_epochs", "must be in [0, epochs)");
-  need(c.image_size >= 8, "image_size", "must be at least 8, got ", c.image_size);
+  need(c.image_size >= 8 && c.image_size <= data::kMaxViewSize, "image_size", "must be in [8, ", data::kMaxViewSize,
+       "], got ", c.image_size);
   need(c.in_channels == 1 || c.in_channels == 3, "in_channels", "must be 1 or 3");
   need(c.head_dim > 0, "head_dim", "must be > 0");
   need(c.train_subset >= 0, "train_subset", "must be >= 0");
@@ -242,6 +256,9 @@ void validate(const TrainConfig& c) {
   need(c.knn_every >= 0, "knn_every", "must be >= 0");
   need(c.max_steps >= 0, "max_steps", "must be >= 0");
   need(c.diag_every >= 0, "diag_every", "must be >= 0");
+  need(c.threads >= 0 && c.threads <= 4096, "threads", "must be in [0, 4096] (0: all cores), got ", c.threads);
+  need(c.head_hidden >= 0, "head_hidden", "must be >= 0 (0: 4096), got ", c.head_hidden);
+  need(c.grad_clip >= 0, "grad_clip", "must be >= 0 (0: off), got ", c.grad_clip);
 }
 
 }  // namespace slimssl::train

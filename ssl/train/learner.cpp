@@ -238,6 +238,8 @@ void Learner::load_state(const std::vector<std::pair<std::string, Tensor>>& name
     SLIMSSL_CHECK(it != by_name.end(), "checkpoint: tensor '", name, "' is missing");
     SLIMSSL_CHECK(it->second.shape() == t.shape(), "checkpoint: tensor '", name, "' has shape ",
                   shape_str(it->second.shape()), ", the model expects ", shape_str(t.shape()));
+    SLIMSSL_CHECK(it->second.dtype() == t.dtype(), "checkpoint: tensor '", name, "' has dtype ",
+                  dtype_name(it->second.dtype()), ", the model expects ", dtype_name(t.dtype()));
     t.detach().copy_(it->second);
   }
 }

@@ -1,7 +1,8 @@
 // Optimizers over parameter groups (weight decay on conv/linear weights only, by default).
 // SGD (momentum, nesterov), LARS (trust ratio; norms and biases excluded from adaptation and
-// decay, as in the MoCo v3 / SimCLR code), AdamW. State is a list of named tensors so checkpoints
-// can store and restore it exactly.
+// decay, as in the MoCo v3 / SimCLR code), AdamW. State is a list of tensors named after the
+// parameters they belong to, so checkpoints store and restore it exactly and a changed model is
+// caught by name rather than silently matched by position.
 #pragma once
 #include <string>
 #include <vector>
@@ -9,11 +10,13 @@
 #include "engine/flat_parameters.h"
 #include "engine/fused_optimizer.h"
 #include "engine/tensor.h"
+#include "models/module.h"
 
 namespace slimssl::train {
 
 enum class OptimizerKind { SGD, LARS, AdamW };
 OptimizerKind parse_optimizer(const std::string& name);  // "sgd", "lars", "adamw"
+const char* optimizer_name(OptimizerKind kind);
 
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::SGD;
@@ -29,7 +32,10 @@ struct ParamGroup {
   std::vector<Tensor> params;
   bool weight_decay = true;  // false for norms and biases
   bool lars_adapt = true;    // LARS trust ratio applies (false for norms and biases)
+  std::vector<std::string> names;  // one per parameter, unique over all groups: the keys of its state
 };
+// A group of named parameters (as Module::named_parameters gives them).
+ParamGroup named_group(const models::NamedTensors& params, bool weight_decay, bool lars_adapt);
 
 class Optimizer {
  public:
@@ -39,9 +45,17 @@ class Optimizer {
   // the update is one fused launch over flat buffers (the norm stays on the device).
   double step(double lr);
   void zero_grad();
-  // Named state tensors ("<group>.<index>.momentum", ...) and the step count, for checkpoints.
+  // State tensors named "<parameter name>.<slot>" with PyTorch's slot names: momentum_buffer
+  // (SGD, LARS), exp_avg and exp_avg_sq (AdamW). Parameters that never stepped have none.
   std::vector<std::pair<std::string, Tensor>> state() const;
+  // Restores what state() gave. A key naming no parameter or a slot this optimizer does not have,
+  // or a tensor of the wrong shape, is an error naming the key.
   void load_state(const std::vector<std::pair<std::string, Tensor>>& named);
+  // Checkpoints before format 2 keyed the state by position ("<group>.<index>.m1|m2"); the name
+  // that key has today (parameters are listed in the same order), or an error naming the key.
+  std::string state_key_from_position(const std::string& key) const;
+  // Bytes of the state once every parameter has stepped (checkpoint size estimates).
+  int64_t full_state_bytes() const;
   int64_t steps() const { return steps_; }
   void set_steps(int64_t s) { steps_ = s; }
   const OptimizerConfig& config() const { return cfg_; }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <omp.h>
 #include "engine/rng.h"
+#include "engine/size_math.h"
 #include "ssl/data/augment.h"
 #include "ssl/data/augment_presets.h"
 #include "ssl/diag/gradient_diagnostics.h"
@@ -21,6 +22,7 @@
 #include "ssl/train/train_step.h"
 #include "ssl/train/warm_start.h"
 #include "ssl/util/progress.h"
+#include "ssl/train/run_directory.h"
 
 namespace slimssl::train {
 namespace fs = std::filesystem;
@@ -97,7 +99,9 @@ Optimizer build_optimizer(const TrainConfig& c, Encoder& q) {
   OptimizerConfig oc;
   oc.kind = parse_optimizer(c.optimizer), oc.momentum = c.momentum, oc.nesterov = c.nesterov;
   oc.weight_decay = c.weight_decay, oc.grad_clip = c.grad_clip;
-  return Optimizer({{q.decay_parameters(), true, true}, {q.no_decay_parameters(), false, false}}, oc);
+  models::NamedTensors decay, no_decay;
+  for (auto& named : q.named_parameters()) (models::takes_weight_decay(named.second) ? decay : no_decay).push_back(named);
+  return Optimizer({named_group(decay, true, true), named_group(no_decay, false, false)}, oc);
 }
 
 TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
@@ -105,7 +109,8 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   const Device device = training_device(c);  // refuses a device this build cannot train on
   if (c.threads > 0) omp_set_num_threads(static_cast<int>(c.threads));
-  fs::create_directories(o.run_dir);
+  SLIMSSL_CHECK(!(o.resume && o.force), "--resume continues a run and --force starts it over: choose one");
+  RunDirectory run_dir(o.run_dir, o.resume ? RunStart::Resume : o.force ? RunStart::Force : RunStart::Fresh, o.quiet);
   {
     std::ofstream cfg_out(fs::path(o.run_dir) / "config.json");
     cfg_out << c.to_json().dump(2) << "\n";
@@ -133,7 +138,9 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
   const int64_t steps_per_epoch = train_set.size() / c.batch_size;
   SLIMSSL_CHECK(steps_per_epoch > 0, "key 'batch_size': ", c.batch_size, " is larger than the training set (",
                 train_set.size(), " images)");
-  int64_t total_steps = steps_per_epoch * c.epochs;
+  auto all_steps = checked_mul(steps_per_epoch, c.epochs);
+  SLIMSSL_CHECK(all_steps, "key 'epochs': ", c.epochs, " epochs of ", steps_per_epoch, " steps overflow the step counter");
+  int64_t total_steps = *all_steps;
   if (c.max_steps > 0) total_steps = std::min(total_steps, c.max_steps);
   const double momentum_steps = static_cast<double>(o.until_step > 0 ? steps_per_epoch * c.epochs : total_steps);
   if (o.until_step > 0) total_steps = o.until_step;
@@ -145,12 +152,15 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
   Encoder& q = learner.query();
   Optimizer opt = build_optimizer(c, q);
 
+  run_dir.check_writable(checkpoint_bytes_estimate(learner, opt));  // before any step: fail now, not at the first save
   int64_t step = 0;
   TrainResult result;
   if (o.resume) {
     std::string ckpt = latest_checkpoint(o.run_dir);
     SLIMSSL_CHECK(!ckpt.empty(), "--resume: no checkpoint in '", checkpoint_dir(o.run_dir), "'");
     step = load_checkpoint(ckpt, learner, opt);
+    SLIMSSL_CHECK(step <= total_steps, "--resume: checkpoint '", ckpt, "' is at step ", step, " but this configuration has ",
+                  total_steps, " steps");
     if (!o.quiet) std::printf("resumed from %s (step %lld)\n", ckpt.c_str(), static_cast<long long>(step));
   } else if (!o.init.empty()) {
     WarmStartReport ws = warm_start(learner, o.init);

@@ -34,6 +34,7 @@ struct TrainOptions {
   int64_t until_step = 0;
   double constant_lr = 0;
   bool final_knn = true;
+  bool force = false;  // start over in a directory that holds a run (its contents move aside)
 };
 
 // The run's optimizer over the query encoder: weight decay and LARS adaptation on conv/linear
