@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -129,8 +130,8 @@ TEST_CASE("cli: eval knn prints and writes weighted and best kNN per width", "[c
   INFO(r.error);
   REQUIRE(r.status == 0);
   nlohmann::json j = read_json(json);
-  CHECK(j["bank"] == 256);  // the whole training split
-  CHECK(j["test"] == 64);
+  CHECK(j["bank"] == 64);  // the run's knn_bank_size and knn_test_size by default
+  CHECK(j["test"] == 32);
   REQUIRE(j["widths"].size() == 2);
   CHECK(j["widths"][0]["width"] == 1.0);
   CHECK(j["widths"][1]["width"] == 0.5);
@@ -143,8 +144,34 @@ TEST_CASE("cli: eval knn prints and writes weighted and best kNN per width", "[c
     CHECK(w["k_used"] == 20);
     CHECK(w["knn_top5"] == 100.0);  // two classes: top-5 always holds the truth
   }
-  // The whole splits went through the run's feature cache.
+  // The whole splits (--bank 0 --test 0) go through the run's feature cache.
+  Outcome all = cli({"eval", "knn", tiny_run(), "--bank", "0", "--test", "0", "--json", json.string(), "--quiet"});
+  INFO(all.error);
+  REQUIRE(all.status == 0);
+  CHECK(read_json(json)["bank"] == 256);
+  CHECK(read_json(json)["test"] == 64);
   CHECK(fs::exists(fs::path(tiny_run()) / "features" / "step_000000006_train_eval_w1.00.safetensors"));
+}
+
+TEST_CASE("cli: eval knn with the run's defaults repeats the training monitor's last figures", "[cli]") {
+  fs::path json = fs::path(testing::fresh_dir("cli_knn_monitor")) / "knn.json";
+  Outcome r = cli({"eval", "knn", tiny_run(), "--json", json.string(), "--quiet"});
+  INFO(r.error);
+  REQUIRE(r.status == 0);
+  nlohmann::json j = read_json(json);
+  // The monitor's last record: the final step, whose checkpoint eval knn opened.
+  nlohmann::json last;
+  std::ifstream metrics(fs::path(tiny_run()) / "metrics.jsonl");
+  for (std::string line; std::getline(metrics, line);) {
+    auto rec = nlohmann::json::parse(line);
+    if (rec["type"] == "knn") last = rec;
+  }
+  REQUIRE(last["step"] == j["step"]);
+  for (auto& w : j["widths"]) {
+    std::string label = w["width"] == 1.0 ? "1.00" : "0.50";
+    INFO("width " << label);
+    CHECK(w["knn_top1"].get<double>() == Approx(last["top1"][label].get<double>()).margin(1e-9));
+  }
 }
 
 TEST_CASE("cli: eval linear trains the probe per width and reuses cached features", "[cli]") {
@@ -278,7 +305,7 @@ TEST_CASE("cli: features writes one split at one width as safetensors", "[cli]")
 
 TEST_CASE("cli: plot draws every figure of the run and an index page", "[cli]") {
   metrics_result();  // so the t-SNE pictures are there to include
-  std::vector<std::string> expected = {"loss", "knn", "grad_ratios", "grad_cos_pairs", "grad_cos_steps",
+  std::vector<std::string> expected = {"loss", "loss_total", "distill", "knn", "grad_ratios", "grad_cos_pairs", "grad_cos_steps",
                                        "grad_pca", "grad_pca_steps", "tsne_w1.00", "tsne_w0.50"};
   for (std::string format : {"png", "svg"}) {
     INFO(format);
@@ -296,6 +323,18 @@ TEST_CASE("cli: plot draws every figure of the run and an index page", "[cli]") 
       CHECK(index.find("\"" + stem + "." + format + "\"") != std::string::npos);
     }
   }
+  // The kNN figure draws the raw pixels' baseline, the distillation figure the sub-width only.
+  auto log = report::read_metrics((fs::path(tiny_run()) / "metrics.jsonl").string());
+  REQUIRE(log.raw_pixels.has_value());
+  auto knn = report::knn_chart(log, std::nullopt);
+  auto pixels = std::find_if(knn.series.begin(), knn.series.end(), [](auto& s) { return s.name == "raw pixels"; });
+  REQUIRE(pixels != knn.series.end());
+  CHECK(pixels->y.front() == *log.raw_pixels);
+  CHECK(pixels->dashed);
+  auto distill = report::distill_chart(log, std::nullopt);
+  std::vector<std::string> names;
+  for (auto& s : distill.series) if (!s.name.empty()) names.push_back(s.name);
+  CHECK(names == std::vector<std::string>{"width 0.50"});
   // Default output directory.
   REQUIRE(cli({"plot", tiny_run()}).status == 0);
   CHECK(fs::exists(fs::path(tiny_run()) / "plots" / "index.html"));

@@ -7,6 +7,10 @@
 #include <nlohmann/json.hpp>
 #include "engine/safetensors.h"
 #include "gradcheck.h"
+#include "ssl/data/augment.h"
+#include "ssl/data/augment_presets.h"
+#include "ssl/data/subset.h"
+#include "ssl/eval/knn.h"
 #include "ssl/train/checkpoint.h"
 #include "ssl/train/contrastive.h"
 #include "ssl/train/learner.h"
@@ -235,4 +239,74 @@ TEST_CASE("train: every shipped config parses and validates", "[train][configs]"
     ++n;
   }
   CHECK(n >= 16);
+}
+
+TEST_CASE("train: the kNN monitor measures the raw pixels and the untrained network beside the widths", "[train]") {
+  TrainConfig c = tiny_config("mocov2");
+  c.max_steps = 4, c.knn_every = 0.25;  // 8 steps per epoch: a kNN at steps 0, 2 and the end
+  c.knn_bank_size = 128, c.knn_test_size = 48;
+  std::string dir = fresh_dir("knn_baseline");
+  auto r = run(c, dir);
+  // Stripes at random phases: the pixels' cosine kNN is above chance but far from perfect.
+  INFO("raw pixels " << r.knn_raw_pixels);
+  CHECK(r.knn_raw_pixels >= 0);
+  CHECK(r.knn_raw_pixels <= 100);
+  CHECK(r.knn_test_images == 48);
+  auto base = read_metrics(dir, "knn_baseline");
+  REQUIRE(base.size() == 1);
+  CHECK(base[0]["raw_pixels"].get<double>() == r.knn_raw_pixels);
+  CHECK(base[0]["test"] == 48);
+  CHECK(base[0]["bank"] == 128);
+  auto knn = read_metrics(dir, "knn");
+  REQUIRE(knn.size() == 3);
+  CHECK(knn[0]["step"] == 0);  // the untrained network
+  CHECK(knn[1]["step"] == 2);
+  CHECK(knn[2]["step"] == 4);
+  REQUIRE(r.knn.size() == 3);
+  CHECK(r.knn.front().epoch == 0);
+}
+
+TEST_CASE("train: the kNN baseline of the raw pixels is the kNN of the flattened eval images", "[train]") {
+  TrainConfig c = tiny_config("mocov2");
+  c.max_steps = 1, c.knn_every = 0, c.knn_bank_size = 100, c.knn_test_size = 40, c.knn_k = 5;
+  auto r = run(c, fresh_dir("knn_pixels"));
+  // The same figure from the parts: the seeded subsets, the eval transform, one kNN.
+  data::Dataset train_split = data::open_dataset(c.data, "train"), test_split = data::open_dataset(c.data, "test");
+  auto norm = data::normalization_for(train_split);
+  auto eval_pipeline = data::augment_preset("eval", static_cast<int>(c.image_size), norm, static_cast<int>(c.in_channels)).first;
+  auto pixels = [&](const data::Dataset& ds, int64_t count, uint32_t purpose) {
+    auto idx = data::seeded_subset(ds.size(), count, c.seed, purpose);
+    Tensor images = data::augment_batch(ds, idx, eval_pipeline, c.seed, 0, 0);
+    std::vector<int64_t> all = ds.labels.to_vector<int64_t>(), labels;
+    for (int64_t i : idx) labels.push_back(all[i]);
+    return std::pair{images.reshape({images.size(0), -1}), Tensor::from_vector(labels, {int64_t(labels.size())})};
+  };
+  auto [bank, bank_labels] = pixels(train_split, 100, data::kSubsetKnnBank);
+  auto [test, test_labels] = pixels(test_split, 40, data::kSubsetKnnTest);
+  eval::KnnConfig kc;
+  kc.k = 5, kc.temperature = c.knn_t, kc.num_classes = 2;
+  double expect = 100 * eval::knn_weighted(bank, bank_labels, test, test_labels, kc).top1;
+  CHECK(r.knn_raw_pixels == Approx(expect).margin(1e-9));
+  CHECK(r.knn_test_images == 40);
+}
+
+TEST_CASE("train: the standard error of a kNN figure is the binomial one", "[train]") {
+  CHECK(eval::top1_standard_error(50.0, 100) == Approx(5.0));
+  CHECK(eval::top1_standard_error(75.0, 1000) == Approx(100 * std::sqrt(0.75 * 0.25 / 1000)));
+  CHECK(eval::top1_standard_error(100.0, 10) == 0.0);
+  CHECK(eval::top1_standard_error(40.0, 0) == 0.0);
+}
+
+TEST_CASE("train: the logged distillation is a KL divergence: never below 0", "[train][distill]") {
+  TrainConfig c = tiny_config("mocov2");
+  c.slim_start_epoch = 0, c.max_steps = 4;
+  std::string dir = fresh_dir("distill_kl");
+  run(c, dir);
+  auto m = read_metrics(dir);
+  REQUIRE(m.size() == 4);
+  for (auto& rec : m) {
+    double kl = rec["distill"]["0.50"].get<double>();
+    CHECK(kl >= -1e-4);
+    CHECK(kl < 25.0 * std::log(1 + c.queue_size));  // far below the cross-entropy's T^2 ln(1 + K)
+  }
 }

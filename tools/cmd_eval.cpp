@@ -43,10 +43,13 @@ std::string target(const Args& a) {
 int eval_knn(const Args& a) {
   std::string path = target(a);
   report::KnnOptions o;
-  o.k = a.get_int("--k", o.k), o.temperature = a.get_double("--t", o.temperature);
-  o.bank = a.get_int("--bank", 0), o.test = a.get_int("--test", 0);
-  o.max_k = a.get_int("--max-k", o.max_k), o.seed = static_cast<uint64_t>(a.get_int("--seed", 0));
   report::EvalSubject s = report::open_subject(path, a.get("--data", ""));
+  // Defaults: the run's own kNN monitor protocol (k, t, bank, test images, seed), so this table
+  // and the one training printed agree.
+  const train::TrainConfig& c = s.config();
+  o.k = a.get_int("--k", c.knn_k), o.temperature = a.get_double("--t", c.knn_t);
+  o.bank = a.get_int("--bank", c.knn_bank_size), o.test = a.get_int("--test", c.knn_test_size);
+  o.max_k = a.get_int("--max-k", o.max_k), o.seed = static_cast<uint64_t>(a.get_int("--seed", static_cast<int64_t>(c.seed)));
   if (!a.flag("--quiet")) header(s);
   nlohmann::json j = report::evaluate_knn(s, o, logger(a));
   std::string out = json_path(s, a, "knn");
@@ -144,12 +147,14 @@ Command eval_command() {
   Command knn{"knn",
               "weighted kNN and best-kNN top-1/top-5 per width",
               "RUN_DIR|CKPT",
-              with_common({{"--k", "K", "neighbours of the weighted vote (default 200)"},
-                           {"--t", "T", "temperature of the vote weights exp(cos / T) (default 0.1)"},
-                           {"--bank", "N", "a seeded subset of N training images as the bank (default 0: all, cached)"},
-                           {"--test", "N", "a seeded subset of N test images (default 0: all)"},
+              with_common({{"--k", "K", "neighbours of the weighted vote (default: the run's knn_k)"},
+                           {"--t", "T", "temperature of the vote weights exp(cos / T) (default: the run's knn_t)"},
+                           {"--bank", "N", "a seeded subset of N training images as the bank (default: the run's "
+                                           "knn_bank_size; 0: all, cached)"},
+                           {"--test", "N", "a seeded subset of N test images (default: the run's knn_test_size; 0: "
+                                           "all)"},
                            {"--max-k", "K", "best-kNN: the best majority vote over odd k up to K (default 101)"},
-                           {"--seed", "S", "which subsets (default 0)"}}),
+                           {"--seed", "S", "which subsets (default: the run's seed)"}}),
               "Weighted kNN (the MoCo monitor) and best-kNN (the small-model study) of each width's pooled\n"
               "backbone features, eval transform: test images classified against a bank of training images.\n"
               "Whole splits go through the feature cache RUN_DIR/features/, shared with eval linear. Accuracies\n"

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 #include "engine/error.h"
+#include "ssl/eval/knn.h"
 #include "ssl/train/trainer.h"
 #include "ssl/train/warm_start.h"
 #include "tools/commands.h"
@@ -12,6 +13,26 @@ namespace slimssl::tools {
 namespace fs = std::filesystem;
 
 namespace {
+// The run's result: every width's last kNN beside its untrained network (when this invocation
+// measured it) and the raw pixels, each with its standard error over the test images.
+void print_knn_table(const train::TrainConfig& cfg, const train::TrainResult& r) {
+  const int64_t n = r.knn_test_images;
+  const bool untrained = r.knn.size() > 1 && r.knn.front().epoch == 0;
+  auto se = [&](double top1) { return eval::top1_standard_error(top1, n); };
+  std::printf("\nkNN top-1 (%%): weighted, k %lld, T %.2f, %lld test images; +- one standard error\n",
+              static_cast<long long>(cfg.knn_k), cfg.knn_t, static_cast<long long>(n));
+  std::printf("%-12s %16s %12s\n", "width", "trained", untrained ? "untrained" : "");
+  for (size_t wi = 0; wi < cfg.widths.size(); ++wi) {
+    double t = r.knn.back().top1[wi];
+    std::printf("%-12.2f %9.2f +- %-4.2f", cfg.widths[wi], t, se(t));
+    if (untrained) std::printf(" %12.2f", r.knn.front().top1[wi]);
+    std::printf("\n");
+  }
+  if (r.knn_raw_pixels >= 0)
+    std::printf("%-12s %9.2f +- %-4.2f  (the same kNN on the normalized pixels)\n", "raw pixels", r.knn_raw_pixels,
+                se(r.knn_raw_pixels));
+}
+
 int run_train(const Args& args) {
   std::vector<std::string> overrides;
   for (auto& p : args.positional()) {
@@ -52,11 +73,7 @@ int run_train(const Args& args) {
   if (r.interrupted) return 130;
   std::printf("\nfinished %lld steps in %.1f s; run directory %s\n", static_cast<long long>(r.steps), r.seconds,
               opts.run_dir.c_str());
-  if (!r.knn.empty()) {
-    std::printf("\n%-8s %14s\n", "width", "kNN top-1 (%)");
-    for (size_t wi = 0; wi < cfg.widths.size(); ++wi)
-      std::printf("%-8.2f %14.2f\n", cfg.widths[wi], r.knn.back().top1[wi]);
-  }
+  if (!r.knn.empty()) print_knn_table(cfg, r);
   return 0;
 }
 }  // namespace

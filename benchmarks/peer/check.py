@@ -143,7 +143,7 @@ def main(argv=None):
             checks.add(tag + " w" + label + " InfoNCE", w["info_nce"], nces[wi].item(),
                        close(w["info_nce"], nces[wi].item(), args.rtol))
             if wi > 0 and cfg["distill"]:
-                checks.add(tag + " w" + label + " KD", w["distill"], kds[wi].item(),
+                checks.add(tag + " w" + label + " KL", w["distill"], kds[wi].item(),
                            close(w["distill"], kds[wi].item(), args.rtol))
 
     # 2. the step's MACs (synthetic views, one step)

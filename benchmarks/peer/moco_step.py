@@ -131,7 +131,7 @@ class MocoV2Step:
         return F.normalize(torch.cat(parts, 0)[inverse].float(), dim=1)
 
     def losses(self, v1, k, queue):
-        """(total, [InfoNCE per width], [KD per width]) of every width against keys k and the queue."""
+        """(total, [InfoNCE per width], [distillation KL per width]) of every width against keys k and the queue."""
         c = self.cfg
         t, a = c["temperature"], c["distill_alpha"]
         ts, tt = c["distill_t_student"], c["distill_t_teacher"]
@@ -151,7 +151,9 @@ class MocoV2Step:
                 target = F.softmax(teacher / tt, dim=1)
                 kd = -(target * F.log_softmax(logits / ts, dim=1)).sum(1).mean() * ts * ts
                 term = (1 - a) * nce + a * kd
-                kds.append(kd)
+                # Reported as slimssl logs it: the KL divergence, kd minus the teacher's entropy (x ts^2).
+                entropy = -(target * F.log_softmax(teacher / tt, dim=1)).sum(1).mean() * ts * ts
+                kds.append(kd.detach() - entropy)
             else:
                 kds.append(torch.zeros((), device=v1.device))
             nces.append(nce)
@@ -159,7 +161,7 @@ class MocoV2Step:
         return total, torch.stack(nces), torch.stack(kds)
 
     def step(self, v1, v2, perm, lr=None):
-        """One optimizer step; returns (total loss, InfoNCE per width, KD per width) as tensors."""
+        """One optimizer step; returns (total loss, InfoNCE per width, distillation KL per width) as tensors."""
         with torch.no_grad():
             k = self._keys(v2, perm)
         total, nces, kds = self._losses(v1, k, self.queue)

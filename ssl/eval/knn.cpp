@@ -31,6 +31,12 @@ Prepared prepare(const char* op, const Tensor& bank, const Tensor& bank_labels, 
 
 }  // namespace
 
+double top1_standard_error(double percent, int64_t n) {
+  if (n <= 0) return 0;
+  double p = std::clamp(percent / 100.0, 0.0, 1.0);
+  return 100.0 * std::sqrt(p * (1 - p) / static_cast<double>(n));
+}
+
 KnnResult knn_weighted(const Tensor& bank, const Tensor& bank_labels, const Tensor& queries,
                        const Tensor& query_labels, const KnnConfig& cfg) {
   const char* op = "knn_weighted";

@@ -32,6 +32,10 @@ struct KnnResult {
   int64_t k = 0;              // the k actually used (min(k, bank size))
 };
 
+// The standard error of a top-1 accuracy `percent` (%) measured on n test images: the binomial
+// sqrt(p (1 - p) / n), in points; the uncertainty every reported kNN figure carries.
+double top1_standard_error(double percent, int64_t n);
+
 KnnResult knn_weighted(const Tensor& bank, const Tensor& bank_labels, const Tensor& queries,
                        const Tensor& query_labels, const KnnConfig& cfg = {});
 

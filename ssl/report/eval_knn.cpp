@@ -11,8 +11,8 @@ nlohmann::json evaluate_knn(const EvalSubject& s, const KnnOptions& o, const Log
   nlohmann::json out = {{"checkpoint", s.where.checkpoint}, {"step", s.loaded.step}, {"k", o.k},
                         {"temperature", o.temperature}, {"max_k", o.max_k}, {"widths", nlohmann::json::array()}};
   for (size_t wi = 0; wi < s.widths().size(); ++wi) {
-    auto [bank, bank_labels] = split_or_subset(s, "train", Transform::Eval, o.bank, o.seed, 1, static_cast<int>(wi), log);
-    auto [test, test_labels] = split_or_subset(s, "test", Transform::Eval, o.test, o.seed, 2, static_cast<int>(wi), log);
+    auto [bank, bank_labels] = split_or_subset(s, "train", Transform::Eval, o.bank, o.seed, data::kSubsetKnnBank, static_cast<int>(wi), log);
+    auto [test, test_labels] = split_or_subset(s, "test", Transform::Eval, o.test, o.seed, data::kSubsetKnnTest, static_cast<int>(wi), log);
     out["bank"] = bank.size(0), out["test"] = test.size(0);
     eval::KnnConfig kc;
     kc.k = o.k, kc.temperature = o.temperature, kc.num_classes = s.num_classes();

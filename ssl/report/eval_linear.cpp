@@ -46,10 +46,10 @@ nlohmann::json evaluate_linear(const EvalSubject& s, const LinearOptions& o, con
   eval::ProbeSplit train, test;
   Transform train_transform = o.augment ? Transform::TrainAugment : Transform::Eval;
   for (size_t wi = 0; wi < s.widths().size(); ++wi) {
-    // Subsets use purposes 5 and 6: their own draw, not kNN's bank and test.
-    auto [x_train, y_train] = split_or_subset(s, "train", train_transform, o.train_subset, o.probe.seed, 5,
+    // The probe draws its own subsets, not kNN's bank and test.
+    auto [x_train, y_train] = split_or_subset(s, "train", train_transform, o.train_subset, o.probe.seed, data::kSubsetProbeTrain,
                                               static_cast<int>(wi), log);
-    auto [x_test, y_test] = split_or_subset(s, "test", Transform::Eval, o.test_subset, o.probe.seed, 6,
+    auto [x_test, y_test] = split_or_subset(s, "test", Transform::Eval, o.test_subset, o.probe.seed, data::kSubsetProbeTest,
                                             static_cast<int>(wi), log);
     if (o.feature_norm == "standardize") standardize(x_train, x_test);
     train.features.push_back(x_train), test.features.push_back(x_test);

@@ -38,8 +38,8 @@ std::vector<int64_t> tsne_rows(const std::vector<int64_t>& labels, int64_t class
 nlohmann::json evaluate_metrics(const EvalSubject& s, const MetricsOptions& o, const Log& log) {
   SLIMSSL_CHECK(o.samples >= 2, "eval metrics: --samples must be at least 2, got ", o.samples);
   const train::TrainConfig& c = s.config();
-  auto train_idx = seeded_subset(s.train.size(), o.samples, o.seed, 3);
-  auto test_idx = seeded_subset(s.test.size(), o.samples, o.seed, 4);
+  auto train_idx = seeded_subset(s.train.size(), o.samples, o.seed, data::kSubsetMetricsTrain);
+  auto test_idx = seeded_subset(s.test.size(), o.samples, o.seed, data::kSubsetMetricsTest);
   Tensor train_labels = labels_of(s.train, train_idx), test_labels = labels_of(s.test, test_idx);
   std::vector<int64_t> train_label_vec = train_labels.to_vector<int64_t>();
   const data::AugmentPipeline &eval_p = s.eval_transform, &v1 = s.train_views.first, &v2 = s.train_views.second;

@@ -127,12 +127,16 @@ MetricsLog read_metrics(const std::string& path) {
       p.step = static_cast<int64_t>(number(r, "step", at));
       p.epoch = number(r, "epoch", at);
       p.values = width_map(r, "info_nce", at);
+      if (r.contains("distill")) log.distill.push_back({p.step, p.epoch, width_map(r, "distill", at)});
+      if (r.contains("loss")) log.total.push_back({p.step, p.epoch, {{"total", number(r, "loss", at)}}});
       log.train.push_back(std::move(p));
     } else if (*type == "knn") {
       p.step = static_cast<int64_t>(number(r, "step", at));
       p.epoch = number(r, "epoch", at);
       p.values = width_map(r, "top1", at);
       log.knn.push_back(std::move(p));
+    } else if (*type == "knn_baseline") {
+      log.raw_pixels = number(r, "raw_pixels", at);
     }
   }
   return log;

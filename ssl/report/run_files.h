@@ -37,8 +37,9 @@ struct JsonLine {
 };
 std::vector<JsonLine> read_jsonl(const std::string& path);
 
-// metrics.jsonl: the "train" records (InfoNCE per width) and "kNN" records (top-1 % per width),
-// keyed by width label. Records of other types are skipped.
+// metrics.jsonl: the "train" records (InfoNCE, distillation KL per width, the step loss), the
+// "knn" records (top-1 % per width), keyed by width label, and the "knn_baseline" record. Records
+// of other types are skipped.
 struct MetricPoint {
   int64_t step = 0;
   double epoch = 0;
@@ -46,6 +47,9 @@ struct MetricPoint {
 };
 struct MetricsLog {
   std::vector<MetricPoint> train, knn;
+  std::vector<MetricPoint> distill;  // the train records' distillation KL per sub-width (when logged)
+  std::vector<MetricPoint> total;    // the train records' step loss, under the label "total"
+  std::optional<double> raw_pixels;  // the kNN of the raw pixels (the "knn_baseline" record)
   // Optimizer steps per epoch, from the train records (step / epoch); 0 when none tells.
   double steps_per_epoch() const;
 };

@@ -73,6 +73,29 @@ plot::LineChart loss_chart(const MetricsLog& log, std::optional<double> slow_sta
   return ch;
 }
 
+plot::LineChart distill_chart(const MetricsLog& log, std::optional<double> slow_start) {
+  plot::LineChart ch;
+  ch.title = "Distillation KL per sub-width";
+  ch.xlabel = "step";
+  ch.ylabel = "T_s^2 KL(full width || width)";
+  ch.series = per_width(log.distill, false);
+  mark_slow_start(ch, slow_start);
+  return ch;
+}
+
+plot::LineChart total_loss_chart(const MetricsLog& log, std::optional<double> slow_start) {
+  plot::LineChart ch;
+  ch.title = "Step loss (every width, weighted)";
+  ch.xlabel = "step";
+  ch.ylabel = "loss";
+  plot::Series s;
+  for (const auto& p : log.total) s.x.push_back(static_cast<double>(p.step)), s.y.push_back(p.values.at("total"));
+  s.markers = log.total.size() <= 40;
+  ch.series = {std::move(s)};
+  mark_slow_start(ch, slow_start);
+  return ch;
+}
+
 plot::LineChart knn_chart(const MetricsLog& log, std::optional<double> slow_start_epoch) {
   plot::LineChart ch;
   ch.title = "kNN top-1 per width";
@@ -80,6 +103,16 @@ plot::LineChart knn_chart(const MetricsLog& log, std::optional<double> slow_star
   ch.ylabel = "kNN top-1 (%)";
   ch.series = per_width(log.knn, true);
   for (auto& s : ch.series) s.markers = true;
+  if (log.raw_pixels && !log.knn.empty()) {
+    // The baseline the widths are read against, across the whole plotted range.
+    plot::Series pixels;
+    pixels.name = "raw pixels";
+    pixels.x = {std::min(0.0, log.knn.front().epoch), log.knn.back().epoch};
+    pixels.y = {*log.raw_pixels, *log.raw_pixels};
+    pixels.dashed = true;
+    pixels.color = plot::Color{115, 115, 115};
+    ch.series.push_back(std::move(pixels));
+  }
   mark_slow_start(ch, slow_start_epoch);
   return ch;
 }
@@ -130,10 +163,24 @@ PlotResult plot_run(const std::string& run_dir, const PlotOptions& o) {
   } else {
     r.skipped.push_back("loss curves: metrics.jsonl has no train records");
   }
+  if (!log.total.empty()) {
+    plot::LineChart ch = total_loss_chart(log, slow);
+    save(ch, "loss_total", "The step's loss against the optimizer step: every width's weighted term, "
+                           "(1 - alpha) InfoNCE + alpha distillation for the sub-widths (distillation as the "
+                           "cross-entropy the optimizer minimizes, which adds the teacher's entropy to the KL)." +
+                               note(ch));
+  }
+  if (!log.distill.empty()) {
+    plot::LineChart ch = distill_chart(log, slow);
+    save(ch, "distill", "Online distillation of each sub-width as T_s^2 times the KL divergence from the full "
+                        "width's logits (0: the sub-network matches the full one) against the optimizer step." +
+                            note(ch));
+  }
   if (!log.knn.empty()) {
     plot::LineChart ch = knn_chart(log, slow_epoch);
     save(ch, "knn", "Weighted kNN top-1 (k = " + std::to_string(cfg.knn_k) +
-                        ") of each width's backbone features against the epoch." + note(ch));
+                        ") of each width's backbone features against the epoch" +
+                        (log.raw_pixels ? "; dashed: the same kNN on the normalized raw pixels." : ".") + note(ch));
   } else {
     r.skipped.push_back("kNN curves: metrics.jsonl has no knn records");
   }

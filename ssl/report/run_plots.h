@@ -42,7 +42,11 @@ void mark_slow_start(plot::LineChart& chart, std::optional<double> at, bool from
 // ---- chart builders ----
 // InfoNCE per width against the step.
 plot::LineChart loss_chart(const MetricsLog& log, std::optional<double> slow_start);
-// kNN top-1 per width against the epoch.
+// The step's loss (every width, weighted) against the step.
+plot::LineChart total_loss_chart(const MetricsLog& log, std::optional<double> slow_start);
+// The distillation KL of every sub-width against the step.
+plot::LineChart distill_chart(const MetricsLog& log, std::optional<double> slow_start);
+// kNN top-1 per width against the epoch, and the raw pixels' kNN (dashed) when the log has it.
 plot::LineChart knn_chart(const MetricsLog& log, std::optional<double> slow_start_epoch);
 // The "__mean__" magnitude ratios over steps, with the dashed 1.0 line.
 plot::LineChart ratio_chart(const std::vector<GradientRecord>& g, const std::vector<double>& widths,

@@ -164,17 +164,5 @@ std::pair<Tensor, Tensor> split_or_subset(const EvalSubject& s, const std::strin
   return {x, y};
 }
 
-std::vector<int64_t> seeded_subset(int64_t n, int64_t count, uint64_t seed, uint32_t purpose) {
-  std::vector<int64_t> p(n);
-  for (int64_t i = 0; i < n; ++i) p[i] = i;
-  if (count <= 0 || count >= n) return p;
-  // A partial Fisher-Yates shuffle from the counter RNG: the first `count` entries are a uniform
-  // sample, the same for the same (seed, purpose) on every machine.
-  RandomStream rs(seed, 0x53554253u /* "SUBS" */, purpose);
-  for (int64_t i = 0; i < count; ++i) std::swap(p[i], p[i + rs.next_u32() % static_cast<uint32_t>(n - i)]);
-  p.resize(count);
-  std::sort(p.begin(), p.end());
-  return p;
-}
 
 }  // namespace slimssl::report

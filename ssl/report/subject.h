@@ -7,6 +7,7 @@
 #include <vector>
 #include "ssl/data/augment_presets.h"
 #include "ssl/data/dataset.h"
+#include "ssl/data/subset.h"
 #include "ssl/eval/feature_cache.h"
 #include "ssl/report/run_files.h"
 #include "ssl/train/checkpoint.h"
@@ -68,8 +69,6 @@ SplitFeatures split_features(const EvalSubject& s, const std::string& split, Tra
 std::pair<Tensor, Tensor> split_or_subset(const EvalSubject& s, const std::string& split, Transform t, int64_t count,
                                           uint64_t seed, uint32_t purpose, int wi, const Log& log = {});
 
-// A sorted, seeded subset of [0, n) of min(count, n) indices (count <= 0: all of them). `purpose`
-// separates the subsets drawn with one seed (bank, test, metrics sample, ...).
-std::vector<int64_t> seeded_subset(int64_t n, int64_t count, uint64_t seed, uint32_t purpose);
+using data::seeded_subset;  // ssl/data/subset.h
 
 }  // namespace slimssl::report

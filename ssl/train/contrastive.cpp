@@ -1,4 +1,6 @@
 #include "ssl/train/contrastive.h"
+#include <algorithm>
+#include "engine/autograd.h"
 
 namespace slimssl::train {
 
@@ -74,6 +76,33 @@ Tensor reference_contrastive_loss(const ContrastiveProblem& p) {
     kd = distill_loss(l.values, t.values, p.t_student, p.t_teacher);
   }
   return stack({nce, kd}, 0);
+}
+
+Tensor teacher_entropy(const ContrastiveProblem& p) {
+  SLIMSSL_CHECK(p.q_teacher.defined(), "teacher_entropy: the problem has no teacher");
+  NoGradGuard no_grad;
+  Tensor tq = p.q_teacher.detach();
+  Tensor tk = (p.keys_teacher.defined() ? p.keys_teacher : (p.kind == ContrastKind::NTXent ? p.q_teacher : p.keys)).detach();
+  auto row_entropy_sum = [&](const Tensor& logits) {
+    Tensor logp = log_softmax(mul(logits, 1.0 / p.t_teacher), 1);
+    return neg(sum(mul(exp(logp), logp)));
+  };
+  Tensor total;
+  if (p.kind == ContrastKind::NTXent) {
+    total = row_entropy_sum(problem_logits(p, tq, tk).values);  // 2N x 2N: small
+  } else {
+    // Blocks of rows keep memory flat in the number of keys (the fused loss never holds N x K).
+    constexpr int64_t kRows = 128;
+    for (int64_t r = 0; r < tq.size(0); r += kRows) {
+      const int64_t m = std::min(kRows, tq.size(0) - r);
+      Tensor rows = tq.narrow(0, r, m);
+      Tensor logits = p.kind == ContrastKind::MoCo ? moco_logits(rows, p.pos.narrow(0, r, m).detach(), tk).values
+                                                   : matmul(rows, tk.t());
+      Tensor part = row_entropy_sum(logits);
+      total = total.defined() ? add(total, part) : part;
+    }
+  }
+  return mul(total, p.t_student * p.t_student / static_cast<double>(tq.size(0)));
 }
 
 Tensor contrastive_loss(const ContrastiveProblem& p, bool force_reference) {

@@ -33,6 +33,13 @@ Tensor distill_loss(const Tensor& student, const Tensor& teacher, double t_stude
 // kernel on CUDA, the composition of ops above elsewhere (the reference the kernel is tested
 // against; `force_reference` picks it on any device).
 Tensor contrastive_loss(const ContrastiveProblem& p, bool force_reference = false);
+
+// The teacher's entropy in the units of the distillation term, mean_rows(-sum p log p) * T_s^2
+// with p = softmax(teacher logits / T_t), not differentiated. kd minus this is T_s^2 times the KL
+// divergence KL(teacher || student): 0 when the student matches the teacher. (With T_t = 5 over
+// cosine logits the teacher is nearly uniform and kd itself sits near T_s^2 ln(columns), which
+// says nothing; the KL is what the logs show.) Rows in blocks: memory flat in the keys.
+Tensor teacher_entropy(const ContrastiveProblem& p);
 Tensor reference_contrastive_loss(const ContrastiveProblem& p);
 
 }  // namespace slimssl::train

@@ -70,8 +70,17 @@ Tensor Learner::key_embeddings(const Tensor& x, int64_t step, uint32_t view) {
   return embed(k);
 }
 
+namespace {
+// The logged distillation term: kd minus the teacher's entropy (computed once per step and teacher,
+// cached in `entropy`), i.e. the KL divergence; detached, for the logs only.
+Tensor as_kl(const Tensor& kd, const ContrastiveProblem& p, Tensor& entropy) {
+  if (!entropy.defined()) entropy = teacher_entropy(p);
+  return sub(kd.detach(), entropy);
+}
+}  // namespace
+
 StepLoss Learner::combine(const std::vector<Tensor>& nce, const std::vector<Tensor>& kd,
-                          const std::vector<bool>& active) {
+                          const std::vector<Tensor>& kl, const std::vector<bool>& active) {
   const bool slim_phase = active.size() > 1 && active[1];  // sub-networks train: slow start is over
   StepLoss out;
   out.active = active;
@@ -87,7 +96,7 @@ StepLoss Learner::combine(const std::vector<Tensor>& nce, const std::vector<Tens
     if (i > 0 && kd[i].defined()) {
       double a = cfg_.distill_alpha;
       term = add(mul(nce[i], 1.0 - a), mul(kd[i], a));
-      out.distill[i] = kd[i];
+      out.distill[i] = kl[i];
     }
     term = mul(term, w);
     out.info_nce[i] = nce[i];
@@ -145,54 +154,60 @@ StepLoss Learner::moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<
   Tensor k = key_embeddings(v2, step, 0);
   pending_keys_ = k;
   size_t n = active.size();
-  std::vector<Tensor> nce(n), kd(n);
-  Tensor teacher;
+  std::vector<Tensor> nce(n), kd(n), kl(n);
+  Tensor teacher, entropy;
   for (size_t i = 0; i < n; ++i) {
     if (!active[i]) continue;
     Tensor q = embed(query_->forward(v1, static_cast<int>(i)));
-    Tensor loss = contrastive_loss(problem(ContrastKind::MoCo, q, queue_, k, i > 0 ? teacher : Tensor()));
+    ContrastiveProblem p = problem(ContrastKind::MoCo, q, queue_, k, i > 0 ? teacher : Tensor());
+    Tensor loss = contrastive_loss(p);
     nce[i] = loss.select(0, 0);
     if (i == 0) teacher = q.detach();
-    else if (cfg_.distill) kd[i] = loss.select(0, 1);
+    else if (cfg_.distill) kd[i] = loss.select(0, 1), kl[i] = as_kl(kd[i], p, entropy);
   }
-  return combine(nce, kd, active);
+  return combine(nce, kd, kl, active);
 }
 
 StepLoss Learner::moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step) {
   Tensor k1 = key_embeddings(v1, step, 0), k2 = key_embeddings(v2, step, 1);
   size_t n = active.size();
-  std::vector<Tensor> nce(n), kd(n);
-  Tensor teacher1, teacher2;
+  std::vector<Tensor> nce(n), kd(n), kl(n);
+  Tensor teacher1, teacher2, entropy1, entropy2;
   const double t = cfg_.temperature;
   for (size_t i = 0; i < n; ++i) {
     if (!active[i]) continue;
     int wi = static_cast<int>(i);
     Tensor q1 = embed(query_->predict(query_->forward(v1, wi), wi));
     Tensor q2 = embed(query_->predict(query_->forward(v2, wi), wi));
-    Tensor l1 = contrastive_loss(problem(ContrastKind::InBatch, q1, k2, {}, i > 0 ? teacher1 : Tensor()));
-    Tensor l2 = contrastive_loss(problem(ContrastKind::InBatch, q2, k1, {}, i > 0 ? teacher2 : Tensor()));
+    ContrastiveProblem p1 = problem(ContrastKind::InBatch, q1, k2, {}, i > 0 ? teacher1 : Tensor());
+    ContrastiveProblem p2 = problem(ContrastKind::InBatch, q2, k1, {}, i > 0 ? teacher2 : Tensor());
+    Tensor l1 = contrastive_loss(p1), l2 = contrastive_loss(p2);
     // MoCo v3 scales each direction's cross-entropy by 2T.
     nce[i] = mul(add(l1.select(0, 0), l2.select(0, 0)), 2.0 * t);
     if (i == 0) teacher1 = q1.detach(), teacher2 = q2.detach();
-    else if (cfg_.distill) kd[i] = add(l1.select(0, 1), l2.select(0, 1));
+    else if (cfg_.distill) {
+      kd[i] = add(l1.select(0, 1), l2.select(0, 1));
+      kl[i] = add(as_kl(l1.select(0, 1), p1, entropy1), as_kl(l2.select(0, 1), p2, entropy2));
+    }
   }
-  return combine(nce, kd, active);
+  return combine(nce, kd, kl, active);
 }
 
 StepLoss Learner::simclr(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active) {
   size_t n = active.size();
-  std::vector<Tensor> nce(n), kd(n);
-  Tensor teacher;
+  std::vector<Tensor> nce(n), kd(n), kl(n);
+  Tensor teacher, entropy;
   for (size_t i = 0; i < n; ++i) {
     if (!active[i]) continue;
     int wi = static_cast<int>(i);
     Tensor z = concat({embed(query_->forward(v1, wi)), embed(query_->forward(v2, wi))}, 0);
-    Tensor loss = contrastive_loss(problem(ContrastKind::NTXent, z, {}, {}, i > 0 ? teacher : Tensor()));
+    ContrastiveProblem p = problem(ContrastKind::NTXent, z, {}, {}, i > 0 ? teacher : Tensor());
+    Tensor loss = contrastive_loss(p);
     nce[i] = loss.select(0, 0);
     if (i == 0) teacher = z.detach();
-    else if (cfg_.distill) kd[i] = loss.select(0, 1);
+    else if (cfg_.distill) kd[i] = loss.select(0, 1), kl[i] = as_kl(kd[i], p, entropy);
   }
-  return combine(nce, kd, active);
+  return combine(nce, kd, kl, active);
 }
 
 StepLoss Learner::compute_loss(const Tensor& view1, const Tensor& view2, double epoch, int64_t step) {

@@ -16,14 +16,18 @@ namespace slimssl::train {
 struct WidthLoss {
   double total = 0;    // the width's weighted contribution to the step loss
   double info_nce = 0;
-  double distill = 0;  // 0 for the full width and without distillation
+  double distill = 0;  // the distillation term as KL(teacher || student) * T_s^2: 0 when the width
+                       // matches the full one (0 for the full width and without distillation)
 };
 
 struct StepLoss {
   Tensor loss;                    // scalar with its graph: call backward() on it
   std::vector<Tensor> terms;      // per width index: its weighted term (loss = sum); undefined if inactive
   std::vector<Tensor> info_nce;   // per width index: its InfoNCE (undefined if inactive)
-  std::vector<Tensor> distill;    // per width index: its distillation term (undefined when none)
+  // Per width index: its distillation term as a KL divergence (the cross-entropy the loss uses
+  // minus the teacher's entropy: the same gradient, and 0 at a perfect match), for the logs;
+  // undefined when none.
+  std::vector<Tensor> distill;
   std::vector<bool> active;
   // The values, once read back (read_values, or set_values from a ScalarReadback of scalars()):
   // per width index; inactive widths stay 0. Reading is a device round trip, so a training step
@@ -81,7 +85,8 @@ class Learner {
   StepLoss moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step);
   StepLoss simclr(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active);
   // Combines per-width InfoNCE / KD terms into the weighted total.
-  StepLoss combine(const std::vector<Tensor>& nce, const std::vector<Tensor>& kd, const std::vector<bool>& active);
+  StepLoss combine(const std::vector<Tensor>& nce, const std::vector<Tensor>& kd, const std::vector<Tensor>& kl,
+                   const std::vector<bool>& active);
 
   TrainConfig cfg_;
   std::vector<double> weights_;

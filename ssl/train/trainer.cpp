@@ -14,6 +14,8 @@
 #include "ssl/data/augment_presets.h"
 #include "ssl/diag/gradient_diagnostics.h"
 #include "ssl/eval/knn.h"
+#include "ssl/train/knn_monitor.h"
+#include "ssl/data/subset.h"
 #include "ssl/train/checkpoint.h"
 #include "ssl/train/input_spec.h"
 #include "ssl/train/learner.h"
@@ -37,60 +39,6 @@ void on_signal(int) { g_stop.store(true); }
 // everything else, so a resumed run replays it.
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, uint32_t epoch, uint32_t purpose) {
   return random_permutation(n, RandomStream(seed, epoch, 0, 0x4f524400u | purpose));
-}
-
-}  // namespace
-
-namespace {
-
-struct Monitor {
-  data::Dataset bank, test;
-  data::AugmentPipeline eval;
-};
-
-// Per-width weighted kNN top-1 (%) of the backbone features, bank = training images.
-std::vector<double> knn_eval(Learner& learner, Monitor& m, const TrainConfig& c) {
-  Encoder& enc = learner.query();
-  NoGradGuard ng;
-  enc.eval();
-  auto embed = [&](const data::Dataset& ds, int wi) {
-    std::vector<Tensor> parts;
-    for (int64_t s = 0; s < ds.size(); s += 256) {
-      std::vector<int64_t> idx;
-      for (int64_t i = s; i < std::min<int64_t>(ds.size(), s + 256); ++i) idx.push_back(i);
-      Tensor images = data::augment_batch(ds, idx, m.eval, c.seed, 0, 0).to(enc.device());
-      parts.push_back(enc.features(images, wi).cpu());  // the kNN runs on the host
-    }
-    return concat(parts, 0);
-  };
-  std::vector<double> top1;
-  for (size_t wi = 0; wi < c.widths.size(); ++wi) {
-    eval::KnnConfig kc;
-    kc.k = c.knn_k, kc.temperature = c.knn_t;
-    kc.num_classes = static_cast<int64_t>(m.bank.classes.size());
-    auto r = eval::knn_weighted(embed(m.bank, int(wi)), m.bank.labels, embed(m.test, int(wi)), m.test.labels, kc);
-    top1.push_back(100.0 * r.top1);
-  }
-  enc.train();
-  return top1;
-}
-
-data::Dataset take(const data::Dataset& ds, int64_t n, uint64_t seed, uint32_t purpose) {
-  if (n <= 0 || n >= ds.size()) return ds;
-  auto order = epoch_order(ds.size(), seed, 0, purpose);
-  order.resize(n);
-  std::sort(order.begin(), order.end());
-  data::Dataset out = ds;
-  Shape shape = ds.images.shape();
-  shape[0] = n;
-  out.images = Tensor::empty(shape, DType::U8);
-  out.labels = Tensor::empty({n}, DType::I64);
-  int64_t bytes = ds.images.numel() / ds.size();
-  for (int64_t i = 0; i < n; ++i) {
-    std::memcpy(out.images.data<uint8_t>() + i * bytes, ds.image(order[i]), bytes);
-    out.labels.data<int64_t>()[i] = ds.label(order[i]);
-  }
-  return out;
 }
 
 }  // namespace
@@ -125,15 +73,14 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
     }
   };
   data::Dataset full_train = open("train");
-  data::Dataset train_set = take(full_train, c.train_subset, c.seed, 1);
+  data::Dataset train_set =
+      data::subset_of(full_train, data::seeded_subset(full_train.size(), c.train_subset, c.seed, data::kSubsetTrain));
   auto norm = data::normalization_for(full_train);
   save_input_spec(o.run_dir, input_spec(c, norm));
   int channels = static_cast<int>(c.in_channels);
   data::ViewPipelines views = data::augment_preset(c.augment, static_cast<int>(c.image_size), norm, channels);
-  Monitor monitor;
-  monitor.eval = data::augment_preset("eval", static_cast<int>(c.image_size), norm, channels).first;
-  monitor.bank = take(full_train, c.knn_bank_size, c.seed, 2);
-  monitor.test = take(open("test"), c.knn_test_size, c.seed, 3);
+  KnnMonitor monitor(c, full_train, open("test"),
+                     data::augment_preset("eval", static_cast<int>(c.image_size), norm, channels).first);
 
   const int64_t steps_per_epoch = train_set.size() / c.batch_size;
   SLIMSSL_CHECK(steps_per_epoch > 0, "key 'batch_size': ", c.batch_size, " is larger than the training set (",
@@ -188,7 +135,7 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
                                  : "");
 
   auto run_knn = [&](double epoch) {
-    KnnRow row{epoch, knn_eval(learner, monitor, c)};
+    KnnRow row{epoch, monitor.evaluate(learner)};
     nlohmann::json rec = {{"type", "knn"}, {"epoch", epoch}, {"step", step}};
     for (size_t wi = 0; wi < c.widths.size(); ++wi) rec["top1"][width_label(c.widths[wi])] = row.top1[wi];
     metrics.write(rec);
@@ -199,6 +146,20 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
     }
     result.knn.push_back(row);
   };
+
+  if (o.final_knn || knn_period > 0) {
+    // What the numbers are read against: the same kNN on the pixels, and the untrained network.
+    result.knn_raw_pixels = monitor.raw_pixels();
+    result.knn_test_images = monitor.test_size();
+    metrics.write({{"type", "knn_baseline"}, {"step", step}, {"raw_pixels", result.knn_raw_pixels}, {"k", c.knn_k}, {"t", c.knn_t},
+                   {"bank", monitor.bank_size()}, {"test", monitor.test_size()}});
+    if (!o.quiet)
+      std::printf("  kNN (k=%lld, T=%.2f) top-1 of the raw pixels: %.2f%% (+-%.2f, %lld test images)\n",
+                  static_cast<long long>(c.knn_k), c.knn_t, result.knn_raw_pixels,
+                  eval::top1_standard_error(result.knn_raw_pixels, monitor.test_size()),
+                  static_cast<long long>(monitor.test_size()));
+    if (knn_period > 0 && step == 0) run_knn(0.0);
+  }
 
   double window_start = seconds();
   int64_t window_images = 0, start_step = step;

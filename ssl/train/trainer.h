@@ -20,6 +20,8 @@ struct TrainResult {
   bool interrupted = false;   // stopped by SIGINT/SIGTERM after saving a checkpoint
   std::string checkpoint;     // the last checkpoint written
   std::vector<KnnRow> knn;    // every kNN evaluation of this invocation
+  double knn_raw_pixels = -1; // top-1 (%) of the same kNN on the pixels (-1: no kNN ran)
+  int64_t knn_test_images = 0;  // the test images of every kNN figure (their standard error)
   std::vector<double> last_loss;  // per width, the last logged step
   double first_lr = 0, last_lr = 0;  // the learning rate of this invocation's first and last step
 };
