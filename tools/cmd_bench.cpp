@@ -74,8 +74,7 @@ StepBatch step_batch(const train::TrainConfig& c, const StepData& d, train::Trai
   }
   std::vector<int64_t> idx(n);
   for (int64_t i = 0; i < n; ++i) idx[i] = i;
-  auto pipelines = data::augment_preset(c.augment, static_cast<int>(s), data::normalization_for(*d.train),
-                                        static_cast<int>(ch));
+  auto pipelines = train::training_views(c, data::normalization_for(*d.train));
   data::TwoViewBatch v = step.views(*d.train, idx, pipelines, 0);
   b.view1 = v.view1, b.view2 = v.view2;
   b.source = c.data + " (the first " + std::to_string(n) + " training images, augmented)";

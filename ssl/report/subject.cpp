@@ -75,7 +75,7 @@ EvalSubject open_subject(const std::string& path, const std::string& data_overri
   auto norm = data::normalization_for(s.train);
   int size = static_cast<int>(c.image_size), channels = static_cast<int>(c.in_channels);
   s.eval_transform = data::augment_preset("eval", size, norm, channels).first;
-  s.train_views = data::augment_preset(c.augment, size, norm, channels);
+  s.train_views = train::training_views(c, norm);
   s.fingerprint = encoder_fingerprint(*s.loaded.encoder);
   return s;
 }

@@ -25,6 +25,10 @@ void for_each_field(C& c, F&& f) {
   f("train_subset", c.train_subset, "train on a fixed random subset of this many images (0: all)", none);
   f("augment", c.augment, "augmentation preset of the two views; none: both views are the un-augmented "
     "image (resize, centre crop, normalize), for debugging and step-by-step checks", data::augment_preset_names());
+  f("crop_scale_min", c.crop_scale_min, "the random crop's smallest area, as a fraction of the image in (0, 1] "
+    "(0: the preset's; small images of centred objects lose the object below about 0.3)", none);
+  f("jitter_strength", c.jitter_strength, "the preset's colour-jitter factors (brightness, contrast, saturation, "
+    "hue) times this, >= 0 (0: no jitter)", none);
   f("image_size", c.image_size, "view size in pixels (the crop's output), at least 8", none);
   f("in_channels", c.in_channels, "model input channels, 1 or 3 (a gray set is replicated to 3)", none);
   // model
@@ -246,6 +250,10 @@ void validate(const TrainConfig& c) {
   need(c.image_size >= 8 && c.image_size <= data::kMaxViewSize, "image_size", "must be in [8, ", data::kMaxViewSize,
        "], got ", c.image_size);
   need(c.in_channels == 1 || c.in_channels == 3, "in_channels", "must be 1 or 3");
+  need(c.crop_scale_min >= 0 && c.crop_scale_min <= 1, "crop_scale_min", "must be in (0, 1] (0: the preset's), got ",
+       c.crop_scale_min);
+  need(c.jitter_strength >= 0 && c.jitter_strength <= 4, "jitter_strength", "must be in [0, 4], got ",
+       c.jitter_strength);
   need(c.head_dim > 0, "head_dim", "must be > 0");
   need(c.train_subset >= 0, "train_subset", "must be >= 0");
   need(c.log_every >= 1, "log_every", "must be >= 1");
@@ -259,6 +267,19 @@ void validate(const TrainConfig& c) {
   need(c.threads >= 0 && c.threads <= 4096, "threads", "must be in [0, 4096] (0: all cores), got ", c.threads);
   need(c.head_hidden >= 0, "head_hidden", "must be >= 0 (0: 4096), got ", c.head_hidden);
   need(c.grad_clip >= 0, "grad_clip", "must be >= 0 (0: off), got ", c.grad_clip);
+}
+
+data::ViewPipelines training_views(const TrainConfig& c, const data::Normalization& norm) {
+  data::ViewPipelines views =
+      data::augment_preset(c.augment, static_cast<int>(c.image_size), norm, static_cast<int>(c.in_channels));
+  for (data::AugmentPipeline* p : {&views.first, &views.second}) {
+    if (!p->random_crop) continue;  // eval / none: no crop, no jitter to scale
+    if (c.crop_scale_min > 0) p->scale_min = static_cast<float>(c.crop_scale_min);
+    const auto s = static_cast<float>(c.jitter_strength);
+    p->brightness *= s, p->contrast *= s, p->saturation *= s;
+    p->hue = std::min(0.5f, p->hue * s);  // a hue shift wraps at half a turn
+  }
+  return views;
 }
 
 }  // namespace slimssl::train

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 #include <nlohmann/json.hpp>
+#include "ssl/data/augment_presets.h"
 
 namespace slimssl::train {
 
@@ -14,6 +15,8 @@ struct TrainConfig {
   std::string data = "fashion-mnist";  // a data set path or name (see slimssl data)
   int64_t train_subset = 0;            // train on a fixed random subset of this many images (0: all)
   std::string augment = "mocov2";      // augmentation preset
+  double crop_scale_min = 0;           // > 0: the random crop's smallest area fraction (0: the preset's)
+  double jitter_strength = 1;          // the preset's colour-jitter factors times this (0: no jitter)
   int64_t image_size = 32;             // view size (crop output)
   int64_t in_channels = 3;             // gray sets are replicated to 3 channels for the models
   // model
@@ -91,5 +94,10 @@ void validate(const TrainConfig& c);
 // Loss weight of each width: "size" = SlimCLR's rule (full: 1 + sum(w) - max(w); others 1),
 // "uniform" = all 1, or the explicit list.
 std::vector<double> resolve_loss_weights(const TrainConfig& c);
+
+// The two training views of a run: its augmentation preset at its image size and channels, with
+// the config's strength keys (crop_scale_min, jitter_strength) applied. Every command that makes
+// training views (train, bench, eval's augmented features) takes them from here.
+data::ViewPipelines training_views(const TrainConfig& c, const data::Normalization& norm);
 
 }  // namespace slimssl::train

@@ -78,7 +78,7 @@ TrainResult run_training(const TrainConfig& c, const TrainOptions& o) {
   auto norm = data::normalization_for(full_train);
   save_input_spec(o.run_dir, input_spec(c, norm));
   int channels = static_cast<int>(c.in_channels);
-  data::ViewPipelines views = data::augment_preset(c.augment, static_cast<int>(c.image_size), norm, channels);
+  data::ViewPipelines views = training_views(c, norm);
   KnnMonitor monitor(c, full_train, open("test"),
                      data::augment_preset("eval", static_cast<int>(c.image_size), norm, channels).first);
 
