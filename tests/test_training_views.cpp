@@ -46,3 +46,16 @@ TEST_CASE("training views: out-of-range strength keys are refused with the key n
     CHECK_THROWS_WITH(train::config_from_json(j, "test"), Catch::Contains("'" + std::string(key) + "'"));
   }
 }
+
+TEST_CASE("config overrides: one value of a list key is a list of one", "[train][config]") {
+  nlohmann::json j = train::TrainConfig{}.to_json();
+  j["widths"] = {1.0, 0.5};
+  train::apply_override(j, "widths=1.0");
+  CHECK(j["widths"] == nlohmann::json::array({1.0}));
+  CHECK(train::config_from_json(j, "test").widths == std::vector<double>{1.0});
+  nlohmann::json fresh = nlohmann::json::object();  // a key the file does not set: the default's type
+  train::apply_override(fresh, "widths=0.5");
+  CHECK(fresh["widths"] == nlohmann::json::array({0.5}));
+  train::apply_override(fresh, "lr=0.5");  // a number key stays a number
+  CHECK(fresh["lr"] == 0.5);
+}

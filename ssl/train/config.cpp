@@ -178,6 +178,10 @@ void apply_override(nlohmann::json& j, const std::string& kv) {
     nlohmann::json list = nlohmann::json::parse("[" + value + "]", nullptr, false);
     parsed = (!list.is_discarded() && value.find(',') != std::string::npos) ? list : nlohmann::json(value);
   }
+  // A single value of a list key is a list of one (widths=1.0).
+  auto current = j.find(key);
+  const bool list_key = current != j.end() ? current->is_array() : TrainConfig{}.to_json().value(key, nlohmann::json()).is_array();
+  if (list_key && parsed.is_number()) parsed = nlohmann::json::array({parsed});
   j[key] = parsed;
 }
 
