@@ -47,11 +47,8 @@ STAGES=(
   "racecheck      60  sanitizer gpu  bin:slimssl_tests,tool:compute-sanitizer   stage_sanitize racecheck"
   "synccheck      40  sanitizer gpu  bin:slimssl_tests,tool:compute-sanitizer   stage_sanitize synccheck"
   "step_bench    150  bench     gpu  cmd:bench,opt:bench.step:--json,peer:           stage_step_bench"
-  "train_cifar   120  train     gpu  opt:train:--device,data:cifar10,config:cifar10_slimclr_mocov2_resnet18.json stage_planned"
+  "train_cifar   120  train     gpu  cmd:train,data:cifar10,config:cifar10_slimclr_mocov2_resnet18.json stage_train_cifar"
 )
-# Planned rows (stage_planned): train_cifar trains briefly on the bundle's CIFAR-10
-# (configs/cifar10_slimclr_mocov2_resnet18.json), then evaluates with kNN. Its needs name what must
-# exist first; the function is written when it does.
 
 # --- helpers for stages (each stage runs as `gpu_check.sh --stage FUNCTION ARG`) -----------------
 figure() { printf '%s\t%s\n' "$1" "$2" >>"$WORK/figures/$STAGE_NAME.txt"; }
@@ -351,7 +348,41 @@ PYEOF
   return $rc
 }
 
-stage_planned() { not_available "planned stage: its needs are met but its commands are not written yet"; }
+# A short SlimCLR run of the CIFAR-10 config on the GPU (two epochs: slow start for the first, every
+# width in the second), ending with the kNN monitor against the raw pixels. Its figures come from the
+# run's metrics.jsonl, so a run stopped by its time box still reports its speed.
+stage_train_cifar() {
+  local out="$WORK/tmp/train_cifar" config="$CONFIGS_DIR/cifar10_slimclr_mocov2_resnet18.json" rc
+  local args=(train --config "$config" --out "$out/run" --force "data=$DATA_DIR/cifar10" epochs=2 slim_start_epoch=1
+              warmup_epochs=0 knn_every=0 knn_bank_size=10000 knn_test_size=2000 log_every=10 checkpoint_every=100000)
+  mkdir -p "$out"
+  if ((DRY)); then  # the same command on the CPU, shrunk to two steps of 8 images at 16 px
+    OMP_WAIT_POLICY=PASSIVE "$BIN/slimssl" "${args[@]}" --out "$out/dry" device=cpu threads=1 max_steps=2 \
+      batch_size=8 image_size=16 queue_size=64 shuffle_bn_groups=2 knn_bank_size=64 knn_test_size=32 \
+      train_subset=64 >"$out/dry.log" 2>&1 || { echo "dry run: slimssl train failed: $(tail -3 "$out/dry.log")"; return 1; }
+    echo "dry run: slimssl train ran the config on the CPU: $(grep -E '^(raw pixels|1\.00) ' "$out/dry.log" | tr -s ' ' | paste -sd';')"
+  fi
+  on_gpu $((STAGE_LIMIT - 5)) "$BIN/slimssl" "${args[@]}" device=cuda
+  rc=$?
+  ((DRY)) && return $rc
+  [[ -f "$out/run/metrics.jsonl" ]] && "$PY" - "$out/run/metrics.jsonl" <<'PYEOF' | while IFS=$'\t' read -r k v; do figure "$k" "$v"; done
+import json, sys
+train, knn, base = [], [], None
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["type"] == "train": train.append(r)
+    elif r["type"] == "knn": knn.append(r)
+    elif r["type"] == "knn_baseline": base = r
+if train:
+    print("steps\t%d" % train[-1]["step"])
+    rates = [r["images_per_s"] for r in train[1:]] or [train[-1]["images_per_s"]]
+    print("images_per_s_median\t%.0f" % sorted(rates)[len(rates) // 2])
+if base: print("knn_raw_pixels\t%.2f" % base["raw_pixels"])
+for w, v in (knn[-1]["top1"].items() if knn else []):
+    print("knn_w%s\t%.2f" % (w, v))
+PYEOF
+  return $rc
+}
 
 # --- the bundle, the libraries, the machine ---------------------------------------------------------
 find_sanitizer() {
