@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 #include "engine/safetensors.h"
@@ -489,4 +490,22 @@ TEST_CASE("cli: eval linear probes seeded subsets without touching the feature c
   size_t cached_after = fs::exists(cache) ? std::distance(fs::directory_iterator(cache), fs::directory_iterator()) : 0;
   CHECK(cached_after == cached_before);
   CHECK(cli({"eval", "linear", run, "--train-subset", "-1"}).error.find("--train-subset") != std::string::npos);
+}
+
+TEST_CASE("cli: train ends with every width beside its untrained network and the raw pixels, with errors", "[cli]") {
+  train::TrainConfig c = testing::tiny_config("mocov2");
+  c.name = "cli_table";
+  c.max_steps = 2, c.knn_every = 0.125, c.knn_bank_size = 96, c.knn_test_size = 40;
+  fs::path dir = testing::fresh_dir("cli_table");
+  fs::path config = dir / "config_in.json";
+  std::ofstream(config) << c.to_json().dump(2);
+  Outcome r = cli_output({"train", "--config", config.string(), "--out", (dir / "run").string()});
+  INFO(r.error << r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("40 test images; +- one standard error") != std::string::npos);
+  CHECK(r.output.find("untrained") != std::string::npos);
+  // One row per width and one for the pixels, each "top-1 +- its standard error".
+  std::regex row(R"((1\.00|0\.50|raw pixels) +\d+\.\d\d \+- \d+\.\d\d)");
+  auto rows = std::distance(std::sregex_iterator(r.output.begin(), r.output.end(), row), std::sregex_iterator());
+  CHECK(rows == 3);
 }

@@ -18,19 +18,22 @@ namespace {
 void print_knn_table(const train::TrainConfig& cfg, const train::TrainResult& r) {
   const int64_t n = r.knn_test_images;
   const bool untrained = r.knn.size() > 1 && r.knn.front().epoch == 0;
-  auto se = [&](double top1) { return eval::top1_standard_error(top1, n); };
+  auto with_error = [&](double top1) {
+    char cell[48];
+    std::snprintf(cell, sizeof cell, "%.2f +- %.2f", top1, eval::top1_standard_error(top1, n));
+    return std::string(cell);
+  };
   std::printf("\nkNN top-1 (%%): weighted, k %lld, T %.2f, %lld test images; +- one standard error\n",
               static_cast<long long>(cfg.knn_k), cfg.knn_t, static_cast<long long>(n));
-  std::printf("%-12s %16s %12s\n", "width", "trained", untrained ? "untrained" : "");
+  std::printf("%-12s %-16s %s\n", "width", "trained", untrained ? "untrained" : "");
   for (size_t wi = 0; wi < cfg.widths.size(); ++wi) {
-    double t = r.knn.back().top1[wi];
-    std::printf("%-12.2f %9.2f +- %-4.2f", cfg.widths[wi], t, se(t));
-    if (untrained) std::printf(" %12.2f", r.knn.front().top1[wi]);
+    std::printf("%-12.2f %-16s", cfg.widths[wi], with_error(r.knn.back().top1[wi]).c_str());
+    if (untrained) std::printf(" %.2f", r.knn.front().top1[wi]);
     std::printf("\n");
   }
   if (r.knn_raw_pixels >= 0)
-    std::printf("%-12s %9.2f +- %-4.2f  (the same kNN on the normalized pixels)\n", "raw pixels", r.knn_raw_pixels,
-                se(r.knn_raw_pixels));
+    std::printf("%-12s %-16s (the same kNN on the normalized pixels)\n", "raw pixels",
+                with_error(r.knn_raw_pixels).c_str());
 }
 
 int run_train(const Args& args) {
