@@ -63,11 +63,51 @@ inline void valid_range(int64_t off, int64_t stride, int64_t W, int64_t OW, int6
   hi = std::max(lo, std::min(hi, OW));
 }
 
+// Stride 1 over contiguous planes with the output as large as the input ("same" padding): each
+// row of the column matrix is the input plane shifted by a constant, so it is one long copy, and
+// only the positions that wrapped around a row edge or fell off the top or bottom are zeroed after
+// (a 7-pixel map would otherwise be copied 7 floats at a time).
+bool shifted_planes(const ConvGeom& g) {
+  const auto& p = g.p;
+  return p.stride_h == 1 && p.stride_w == 1 && g.OW == g.W && g.OH == g.H && g.sW == 1 && g.sH == g.W;
+}
+
+template <class T>
+void im2col_shifted(const ConvGeom& g, const T* x, int64_t group, T* dst, int64_t sk) {
+  const auto& p = g.p;
+  const int64_t plane = g.H * g.W;
+  for (int64_t c = 0; c < g.Cg; ++c) {
+    const T* xc = x + (group * g.Cg + c) * g.sC;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      const int64_t dy = ki * p.dilation_h - p.pad_h;
+      const int64_t oh_lo = std::clamp<int64_t>(-dy, 0, g.OH), oh_hi = std::clamp<int64_t>(g.H - dy, oh_lo, g.OH);
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        T* d = dst + ((c * g.kh + ki) * g.kw + kj) * sk;
+        const int64_t dx = kj * p.dilation_w - p.pad_w, shift = dy * g.W + dx;
+        std::fill(d, d + oh_lo * g.OW, T(0));
+        std::fill(d + oh_hi * g.OW, d + g.P, T(0));
+        // Output position q reads input q + shift; clamped to the plane, the positions cut off
+        // are all in wrapped columns, zeroed below.
+        const int64_t q0 = std::max(oh_lo * g.W, -shift), q1 = std::min(oh_hi * g.W, plane - shift);
+        if (q1 > q0) std::copy(xc + q0 + shift, xc + q1 + shift, d + q0);
+        int64_t lo, hi;
+        valid_range(dx, 1, g.W, g.OW, lo, hi);
+        for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
+          T* row = d + oh * g.OW;
+          for (int64_t ow = 0; ow < lo; ++ow) row[ow] = T(0);
+          for (int64_t ow = hi; ow < g.OW; ++ow) row[ow] = T(0);
+        }
+      }
+    }
+  }
+}
+
 // Unfolds group g of one image (x points at the image) into dst[kk * sk + pix * sp]; (sk, sp) =
 // (P, 1) gives col[K, P], (1, K) gives colT[P, K]. Padding reads as zero.
 template <class T>
 void im2col(const ConvGeom& g, const T* x, int64_t group, T* dst, int64_t sk, int64_t sp) {
   const auto& p = g.p;
+  if (sp == 1 && shifted_planes(g)) return im2col_shifted(g, x, group, dst, sk);
   for (int64_t c = 0; c < g.Cg; ++c) {
     const T* xc = x + (group * g.Cg + c) * g.sC;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
