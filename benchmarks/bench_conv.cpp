@@ -4,7 +4,7 @@
 // best of `repeats` timed runs after a warm-up; CPU time, so that other jobs on shared cores do
 // not count.
 //
-//   bench_conv [repeats=3]
+//   bench_conv [repeats=3] [name filter: only shapes whose name contains it]
 #include <omp.h>
 #include <time.h>
 #include <algorithm>
@@ -47,6 +47,7 @@ Tensor filled(const slimssl::Shape& s, double v) { return Tensor::full(s, v); }
 
 int main(int argc, char** argv) {
   const int repeats = argc > 1 ? std::atoi(argv[1]) : 3;
+  const std::string filter = argc > 2 ? argv[2] : "";
   omp_set_num_threads(1);
   std::vector<Shape4> shapes;
   for (double w : {1.0, 0.5, 0.25}) {
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
   std::printf("| shape | N C H O k/s | forward | data grad | weight grad |  (GFLOP per CPU-s, 1 thread)\n");
   std::printf("|---|---|---|---|---|\n");
   for (const auto& s : shapes) {
+    if (s.name.find(filter) == std::string::npos) continue;
     Conv2dParams p;
     p.stride_h = p.stride_w = s.stride;
     p.pad_h = p.pad_w = s.k / 2;
