@@ -122,7 +122,7 @@ TEST_CASE("float32 gemm crosses every cache block (MC, KC, NC) and the parallel 
 }
 
 TEST_CASE("float32 gemm reading a row-major operand in place (few slivers on the other side)", "[gemm]") {
-  // n <= 48: A is read in place (full 6-row slivers) and the 4-row edge sliver packed; m <= 18:
+  // n <= 128: A is read in place (full 6-row slivers) and the 4-row edge sliver packed; m <= 18:
   // B is read in place for full 16-column slivers. Padding is NaN, so an overrun shows.
   for (double beta : {0.0, 0.5}) {
     CHECK(run_case<float>({40, 16, 300, false, false, 1.0, beta, 3}, gemm) == 0);

@@ -47,7 +47,7 @@ constexpr int64_t kParallelWork = int64_t(1) << 18;
 // An operand is read in place rather than packed when the other side is at most this many rows
 // (B read in place) or columns (A read in place): see sgemm_serial.
 constexpr int64_t kDirectRows = 18;
-constexpr int64_t kDirectCols = 48;
+constexpr int64_t kDirectCols = 128;
 
 // A 64-byte-aligned scratch buffer, kept per calling thread so repeated calls do not reallocate.
 struct Scratch {
