@@ -68,6 +68,10 @@ int main(int argc, char** argv) {
       // GEMM runs on one thread. Forward [O, K] @ [K, HW]; dW += dY [O, HW] @ colT [HW, K];
       // dcolT [HW, K] = dY^T @ W.
       {"per image: layer1 fwd", false, false, 64, 32 * 32, 64 * 9, false, 1},
+      {"demo: 16->16 @28x28 fwd", false, false, 16, 28 * 28, 16 * 9, false, 1},
+      {"demo: 16->16 @28x28 dW^T", false, false, 16 * 9, 16, 28 * 28, false, 1},
+      {"demo: 64->64 @7x7 x6 fwd", false, false, 64, 6 * 49, 64 * 9, false, 1},
+      {"demo: 64->64 @7x7 x6 dW^T", false, false, 64 * 9, 64, 6 * 49, false, 1},
       {"per image: layer2 fwd", false, false, 128, 16 * 16, 128 * 9, false, 1},
       {"per image: layer3 fwd", false, false, 256, 8 * 8, 256 * 9, true, 1},
       {"per image: layer4 fwd", false, false, 512, 4 * 4, 512 * 9, false, 1},

@@ -1,7 +1,9 @@
 #include "engine/storage.h"
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include "engine/backend.h"
+#include "engine/cpu/host_allocator.h"
 #include "engine/error.h"
 #include "engine/profile.h"
 #ifdef SLIMSSL_WITH_CUDA
@@ -28,9 +30,11 @@ constexpr unsigned char kCanary = 0xA7;
 void* raw_alloc(size_t bytes, Device device) {
   if (bytes == 0) return nullptr;
   if (device.is_cpu()) {
-    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);  // whole cache lines, AVX loads
-    SLIMSSL_CHECK(p, "out of host memory allocating ", bytes, " bytes");
-    return p;
+    try {
+      return cpu::host_alloc(bytes);  // whole cache lines, AVX loads; large blocks reused
+    } catch (const std::bad_alloc&) {
+      fail("out of host memory allocating ", bytes, " bytes");
+    }
   }
 #ifdef SLIMSSL_WITH_CUDA
   return kernels::device_alloc((bytes + 63) / 64 * 64, device.index);
@@ -39,10 +43,10 @@ void* raw_alloc(size_t bytes, Device device) {
 #endif
 }
 
-void raw_free(void* p, Device device) {
+void raw_free(void* p, size_t bytes, Device device) {
   if (!p) return;
   if (device.is_cpu()) {
-    std::free(p);
+    cpu::host_free(p, bytes);
     return;
   }
 #ifdef SLIMSSL_WITH_CUDA
@@ -88,7 +92,7 @@ Storage::~Storage() {
       // A destructor must not throw; an unreadable guard is not a violation we can describe.
     }
   }
-  raw_free(block_, device);
+  raw_free(block_, nbytes + 2 * guard_, device);
 }
 
 StorageGuards::StorageGuards() { guards() = GuardState{true, 0, ""}; }

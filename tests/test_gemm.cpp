@@ -122,7 +122,7 @@ TEST_CASE("float32 gemm crosses every cache block (MC, KC, NC) and the parallel 
 }
 
 TEST_CASE("float32 gemm reading a row-major operand in place (few slivers on the other side)", "[gemm]") {
-  // n <= 48: A is read in place (full 6-row slivers) and the 4-row edge sliver packed; m <= 18:
+  // n <= 128: A is read in place (full 6-row slivers) and the 4-row edge sliver packed; m <= 18:
   // B is read in place for full 16-column slivers. Padding is NaN, so an overrun shows.
   for (double beta : {0.0, 0.5}) {
     CHECK(run_case<float>({40, 16, 300, false, false, 1.0, beta, 3}, gemm) == 0);
@@ -130,6 +130,21 @@ TEST_CASE("float32 gemm reading a row-major operand in place (few slivers on the
     CHECK(run_case<float>({16, 70, 300, false, false, 1.0, beta, 3}, gemm) == 0);
     CHECK(run_case<float>({16, 4608, 512, true, false, 1.0, beta, 0}, gemm) == 0);
   }
+}
+
+TEST_CASE("float32 gemm on the shapes that pick the 4 x 24 and 12 x 8 register tiles", "[gemm]") {
+  // m = 16 pads least in 4-row tiles (B read in place, 4 slivers of A); n = 8 in 8-column tiles
+  // (A read in place, twelve rows walked side by side), with edge tiles on 61 rows and 101
+  // columns. All four transposes, both betas.
+  for (int t = 0; t < 4; ++t)
+    for (double beta : {0.0, 0.5}) {
+      const bool ta = (t & 1) != 0, tb = (t & 2) != 0;
+      CHECK(run_case<float>({16, 100, 300, ta, tb, 1.0, beta, 3}, gemm) == 0);
+      CHECK(run_case<float>({16, 101, 37, ta, tb, 1.0, beta, 0}, gemm) == 0);
+      CHECK(run_case<float>({60, 8, 300, ta, tb, 1.0, beta, 1}, gemm) == 0);
+      CHECK(run_case<float>({61, 8, 520, ta, tb, -0.5, beta, 2}, gemm) == 0);
+      CHECK(run_case<float>({144, 4, 784, ta, tb, 1.0, beta, 0}, gemm) == 0);
+    }
 }
 
 TEST_CASE("gemm with k == 0 or alpha == 0 only scales C", "[gemm]") {

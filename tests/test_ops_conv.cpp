@@ -150,6 +150,46 @@ TEST_CASE("conv2d split over threads agrees with image-by-image results", "[conv
   }
 }
 
+TEST_CASE("float32 conv passes over blocks of images agree with the float64 results", "[conv]") {
+  // Small maps are batched several images to a gemm, with a short last block (13 images of 7x7:
+  // blocks of 6, 6, 1); stride-1 data gradients run as a convolution of gy, strided ones through
+  // col2im; "same" padding unfolds each plane as one shifted copy. float32 (the blocked gemm) against float64 (the plain reference gemm, gradchecked
+  // above), for the output and both gradients.
+  struct Case {
+    const char* name;
+    int64_t C, H, O, kh;
+    Conv2dParams p;
+  };
+  for (const auto& c : {Case{"3x3 pad 1", 8, 7, 12, 3, params(1, 1, 1, 1, 1, 1, 1)},
+                        Case{"3x3 pad 1, groups 2", 8, 7, 12, 3, params(1, 1, 1, 1, 1, 1, 2)},
+                        Case{"3x3 pad 0, dilation 2", 4, 9, 8, 3, params(1, 1, 0, 0, 2, 2, 1)},
+                        Case{"3x3 pad 2, dilation 2", 4, 5, 8, 3, params(1, 1, 2, 2, 2, 2, 1)},
+                        Case{"5x5 pad 2 on a 2x2 map (shifts past both edges)", 4, 2, 6, 5, params(1, 1, 2, 2, 1, 1, 1)},
+                        Case{"3x3 stride 2", 8, 7, 12, 3, params(2, 2, 1, 1, 1, 1, 1)},
+                        Case{"1x1", 8, 7, 12, 1, params(1, 1, 0, 0, 1, 1, 1)}}) {
+    INFO(c.name);
+    const int64_t kh = c.kh;
+    Tensor x64 = randu({13, c.C, c.H, c.H}, 60), w64 = randu({c.O, c.C / c.p.groups, kh, kh}, 61);
+    Tensor b64 = randu({c.O}, 62);
+    std::vector<Tensor> grads[2];
+    Tensor outs[2];
+    for (int i = 0; i < 2; ++i) {
+      const DType dt = i == 0 ? DType::F64 : DType::F32;
+      Tensor x = x64.to(dt).detach().set_requires_grad(), w = w64.to(dt).detach().set_requires_grad();
+      Tensor b = b64.to(dt).detach().set_requires_grad();
+      outs[i] = conv2d(x, w, b, c.p);
+      sum(mul(outs[i], randu(outs[i].shape(), 63, -1, 1, dt))).backward();
+      grads[i] = {x.grad(), w.grad(), b.grad()};
+    }
+    CHECK(allclose(outs[1].to(DType::F64), outs[0], 1e-4, 1e-4));
+    CHECK(allclose(outs[0], naive_conv(x64, w64, b64, c.p), 1e-11, 1e-11));
+    for (int k = 0; k < 3; ++k) {
+      INFO("gradient " << k);
+      CHECK(allclose(grads[1][k].to(DType::F64), grads[0][k], 1e-3, 1e-4));
+    }
+  }
+}
+
 TEST_CASE("a conv weight slice's gradient lands only in its region of the parent", "[conv][views]") {
   struct SliceCase {
     const char* name;

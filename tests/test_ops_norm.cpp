@@ -75,6 +75,14 @@ TEST_CASE("batch_norm training normalizes with batch statistics and updates runn
       CHECK(allclose(batch_norm(x, {}, {}, {}, {}, true), naive_bn(x, mean, var, {}, {}, 1e-5), tol, tol));
       // A non-contiguous input gives the same result.
       CHECK(allclose(batch_norm(noncontiguous(x), w, b, {}, {}, true, 0.1, 1e-3), y, tol, tol));
+      if (shape.size() == 4) {
+        // Rows contiguous but not planes (a narrowed width), and channels-last: same as contiguous.
+        Tensor rows = x.narrow(3, 1, 2);
+        CHECK(allclose(batch_norm(rows, w, b, {}, {}, true, 0.1, 1e-3),
+                       batch_norm(rows.contiguous(), w, b, {}, {}, true, 0.1, 1e-3), tol, tol));
+        Tensor nhwc = x.permute({0, 2, 3, 1}).contiguous().permute({0, 3, 1, 2});
+        CHECK(allclose(batch_norm(nhwc, w, b, {}, {}, true, 0.1, 1e-3), y, tol, tol));
+      }
     }
   }
 }
@@ -108,6 +116,11 @@ TEST_CASE("batch_norm gradients match finite differences", "[norm]") {
         expect_gradcheck([&](const std::vector<Tensor>& v) { return batch_norm(v[0], v[1], v[2], rm, rv, training); },
                          {x, w, b});
         expect_gradcheck([&](const std::vector<Tensor>& v) { return batch_norm(v[0], {}, {}, rm, rv, training); }, {x});
+        if (shape.size() == 4) {  // rows contiguous, planes not: a narrowed width
+          Tensor rows = randu({3, 2, 3, 4}, 86).narrow(3, 1, 2).set_requires_grad();
+          expect_gradcheck([&](const std::vector<Tensor>& v) { return batch_norm(v[0], w, b, rm, rv, training); },
+                           {rows});
+        }
       }
     }
   }

@@ -1,16 +1,22 @@
-// The CPU backend's convolution: im2col per (image, group) followed by one cpu::gemm.
+// The CPU backend's convolution: im2col followed by one cpu::gemm per block of images and group.
 //
 // The weight is read through its strides. A channel slice W[:k_out, :k_in] of a contiguous
 // [O, C, kh, kw] weight still has each output row's (C/groups, kh, kw) block contiguous, only the
 // row pitch (stride(0)) is the parent's: gemm takes that pitch as its leading dimension, so the
-// slice is never copied. The weight gradient is accumulated the same way, straight into the
-// strided region of the parent's gradient it is given.
+// slice is never copied.
 //
-// Column layouts: the forward builds col[K, P] (K = C/groups*kh*kw, P = OH*OW) so that
-// out[Og, P] = W[Og, K] @ col streams rows; dW[Og, K] += gy[Og, P] @ col^T reuses that layout;
-// the data gradient builds dcol[K, P] = W^T @ gy and folds it back with col2im.
+// Column layout: col[K, B * P] (K = C/groups*kh*kw, P = OH*OW) holds B images side by side, so a
+// small map (7x7: 49 pixels, which pads to 64 columns of register tiles alone) still gives gemm a
+// wide n. The passes:
+//   forward          out[Og, B*P]  = W[Og, K] @ col               (rows stream through col)
+//   weight gradient  dW^T[K, Og]  += col @ gyT[B*P, Og]            (col read in place as gemm's A:
+//                    the other orientation would make gemm transpose col while packing it)
+//   data gradient    stride 1: a forward conv of gy with the flipped, transposed weight (no col2im);
+//                    strided: dcol[K, P] = W^T @ gy folded back with col2im.
 #include <omp.h>
 #include <algorithm>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/gemm.h"
@@ -59,11 +65,70 @@ inline void valid_range(int64_t off, int64_t stride, int64_t W, int64_t OW, int6
   hi = std::max(lo, std::min(hi, OW));
 }
 
+// dst[0, n) = src[0, n) as 32-byte vector moves. Not std::copy: glibc's memmove switches to
+// `rep movsb` from 2 KiB on, which on this machine (AMD EPYC) ran at ~3 bytes a cycle for these
+// copies, whose source and destination are misaligned against each other by the kernel tap;
+// im2col took 60% as long as the gemm after it. (no-tree-loop-distribute-patterns keeps GCC
+// from turning the loop back into a memmove call.)
+template <class T>
+[[gnu::optimize("no-tree-loop-distribute-patterns")]] void copy_run(const T* src, int64_t n, T* dst) {
+  int64_t i = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    typedef float vec8 __attribute__((vector_size(32)));
+    for (; i + 8 <= n; i += 8) {
+      vec8 v;
+      std::memcpy(&v, src + i, sizeof v);
+      std::memcpy(dst + i, &v, sizeof v);
+    }
+  }
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
+// Stride 1 over contiguous planes with the output as large as the input ("same" padding): each
+// row of the column matrix is the input plane shifted by a constant, so it is one long copy, and
+// only the positions that wrapped around a row edge or fell off the top or bottom are zeroed after
+// (a 7-pixel map would otherwise be copied 7 floats at a time).
+bool shifted_planes(const ConvGeom& g) {
+  const auto& p = g.p;
+  return p.stride_h == 1 && p.stride_w == 1 && g.OW == g.W && g.OH == g.H && g.sW == 1 && g.sH == g.W;
+}
+
+template <class T>
+void im2col_shifted(const ConvGeom& g, const T* x, int64_t group, T* dst, int64_t sk) {
+  const auto& p = g.p;
+  const int64_t plane = g.H * g.W;
+  for (int64_t c = 0; c < g.Cg; ++c) {
+    const T* xc = x + (group * g.Cg + c) * g.sC;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      const int64_t dy = ki * p.dilation_h - p.pad_h;
+      const int64_t oh_lo = std::clamp<int64_t>(-dy, 0, g.OH), oh_hi = std::clamp<int64_t>(g.H - dy, oh_lo, g.OH);
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        T* d = dst + ((c * g.kh + ki) * g.kw + kj) * sk;
+        const int64_t dx = kj * p.dilation_w - p.pad_w, shift = dy * g.W + dx;
+        std::fill(d, d + oh_lo * g.OW, T(0));
+        std::fill(d + oh_hi * g.OW, d + g.P, T(0));
+        // Output position q reads input q + shift; clamped to the plane, the positions cut off
+        // are all in wrapped columns, zeroed below.
+        const int64_t q0 = std::max(oh_lo * g.W, -shift), q1 = std::min(oh_hi * g.W, plane - shift);
+        if (q1 > q0) copy_run(xc + q0 + shift, q1 - q0, d + q0);
+        int64_t lo, hi;
+        valid_range(dx, 1, g.W, g.OW, lo, hi);
+        // Column by column: a row's wrapped part is one or two elements, too short for a fill.
+        for (int64_t ow = 0; ow < lo; ++ow)
+          for (int64_t oh = oh_lo; oh < oh_hi; ++oh) d[oh * g.OW + ow] = T(0);
+        for (int64_t ow = hi; ow < g.OW; ++ow)
+          for (int64_t oh = oh_lo; oh < oh_hi; ++oh) d[oh * g.OW + ow] = T(0);
+      }
+    }
+  }
+}
+
 // Unfolds group g of one image (x points at the image) into dst[kk * sk + pix * sp]; (sk, sp) =
 // (P, 1) gives col[K, P], (1, K) gives colT[P, K]. Padding reads as zero.
 template <class T>
 void im2col(const ConvGeom& g, const T* x, int64_t group, T* dst, int64_t sk, int64_t sp) {
   const auto& p = g.p;
+  if (sp == 1 && shifted_planes(g)) return im2col_shifted(g, x, group, dst, sk);
   for (int64_t c = 0; c < g.Cg; ++c) {
     const T* xc = x + (group * g.Cg + c) * g.sC;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
@@ -125,79 +190,171 @@ bool input_is_columns(const ConvGeom& g) {
          (g.W == 1 || g.sW == 1) && (g.H == 1 || g.sH == g.W) && g.sC >= g.P;
 }
 
+// Images side by side in one column matrix: enough for gemm's pixel dimension to fill its
+// register tiles (16 columns) with little padding; one image when the input is its own columns.
+int64_t images_per_gemm(const ConvGeom& g) {
+  constexpr int64_t kMinColumns = 256;
+  if (input_is_columns(g)) return 1;
+  return std::clamp<int64_t>((kMinColumns + g.P - 1) / g.P, 1, std::max<int64_t>(g.N, 1));
+}
+
+// A growable per-thread buffer (one per slot), so that repeated convolutions neither allocate
+// nor zero their column matrices.
+template <class T>
+T* scratch(int slot, int64_t n) {
+  thread_local std::vector<T> buffers[2];
+  auto& b = buffers[slot];
+  if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
+  return b.data();
+}
+
+// One task: `count` images from `first`, one group.
+struct Task {
+  int64_t first, count, group;
+};
+Task task_of(const ConvGeom& g, int64_t nb, int64_t t) {
+  const int64_t first = (t / g.G) * nb;
+  return {first, std::min(nb, g.N - first), t % g.G};
+}
+
+// Fills col[K, ld] with the task's images side by side (columns i*P.. of image i) and returns it,
+// or returns the input itself (through *ld) when it is its own column matrix.
+template <class T>
+const T* columns_of(const ConvGeom& g, const T* x, const Task& k, T* col, int64_t& ld) {
+  if (input_is_columns(g)) {
+    ld = g.sC;
+    return x + k.first * g.sN + k.group * g.Cg * g.sC;
+  }
+  for (int64_t i = 0; i < k.count; ++i) im2col(g, x + (k.first + i) * g.sN, k.group, col + i * g.P, ld, 1);
+  return col;
+}
+
 template <class T>
 void conv_forward(const ConvGeom& g, const T* x, const T* w, int64_t ldw, const T* bias, T* y) {
-  const int64_t tasks = g.N * g.G;
-  const bool direct = input_is_columns(g);
+  const int64_t nb = images_per_gemm(g), cols = nb * g.P;
+  const int64_t tasks = (g.N + nb - 1) / nb * g.G;
 #pragma omp parallel if (outer_parallel(g))
   {
-    std::vector<T> col(direct ? 0 : g.K * g.P);
+    T* col = input_is_columns(g) ? nullptr : scratch<T>(0, g.K * cols);
+    T* out = nb > 1 ? scratch<T>(1, g.Og * cols) : nullptr;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tasks; ++t) {
-      const int64_t n = t / g.G, grp = t % g.G;
-      const T* xn = x + n * g.sN;
-      const T* b = col.data();
-      int64_t ldb = g.P;
-      if (direct) {
-        b = xn + grp * g.Cg * g.sC;
-        ldb = g.sC;
-      } else {
-        im2col(g, xn, grp, col.data(), g.P, 1);
+      const Task k = task_of(g, nb, t);
+      int64_t ldb = cols;
+      const T* b = columns_of(g, x, k, col, ldb);
+      const T* wg = w + k.group * g.Og * ldw;
+      T* yo = y + (k.first * g.O + k.group * g.Og) * g.P;
+      if (nb == 1) {
+        if (bias) {
+          for (int64_t o = 0; o < g.Og; ++o) std::fill(yo + o * g.P, yo + (o + 1) * g.P, bias[k.group * g.Og + o]);
+        }
+        cpu::gemm(false, false, g.Og, g.P, g.K, T(1), wg, ldw, b, ldb, bias ? T(1) : T(0), yo, g.P);
+        continue;
       }
-      T* yo = y + (n * g.O + grp * g.Og) * g.P;
-      if (bias) {
-        for (int64_t o = 0; o < g.Og; ++o) std::fill(yo + o * g.P, yo + (o + 1) * g.P, bias[grp * g.Og + o]);
+      // out[Og, count*P], then each image's block to its place in y (plus the bias).
+      cpu::gemm(false, false, g.Og, k.count * g.P, g.K, T(1), wg, ldw, b, ldb, T(0), out, cols);
+      for (int64_t i = 0; i < k.count; ++i) {
+        for (int64_t o = 0; o < g.Og; ++o) {
+          const T* src = out + o * cols + i * g.P;
+          T* dst = yo + (i * g.O + o) * g.P;
+          const T add = bias ? bias[k.group * g.Og + o] : T(0);
+          for (int64_t q = 0; q < g.P; ++q) dst[q] = src[q] + add;
+        }
       }
-      cpu::gemm(false, false, g.Og, g.P, g.K, T(1), w + grp * g.Og * ldw, ldw, b, ldb, bias ? T(1) : T(0), yo,
-                g.P);
     }
   }
 }
 
-// dx (contiguous, zero-filled, or null) and dw ([O, K] contiguous, zero-filled, or null) from gy
-// (contiguous [N, O, P]). A team of threads accumulates dw privately and adds it up at the end;
-// a lone thread accumulates in place.
+// A stride-1 convolution's data gradient is itself a stride-1 convolution: of gy, padded by
+// dilation*(k-1) - pad, with the weight flipped in space and its in/out channels swapped
+// (wt[c, o, kh-1-i, kw-1-j] = w[o, c, i, j] within each group). Needs that padding >= 0.
+bool data_gradient_is_conv(const ConvGeom& g) {
+  const auto& p = g.p;
+  return p.stride_h == 1 && p.stride_w == 1 && p.pad_h <= p.dilation_h * (g.kh - 1) &&
+         p.pad_w <= p.dilation_w * (g.kw - 1);
+}
+
+// The geometry of that convolution: input gy (contiguous [N, O, OH, OW]), output [N, C, H, W].
+ConvGeom data_gradient_geom(const ConvGeom& g) {
+  ConvGeom t = g;
+  t.C = g.O, t.H = g.OH, t.W = g.OW;
+  t.O = g.C, t.OH = g.H, t.OW = g.W;
+  t.Cg = g.Og, t.Og = g.Cg;
+  t.K = g.Og * g.kh * g.kw, t.P = g.H * g.W;
+  t.sW = 1, t.sH = g.OW, t.sC = g.OH * g.OW, t.sN = g.O * g.OH * g.OW;
+  t.p.pad_h = g.p.dilation_h * (g.kh - 1) - g.p.pad_h;
+  t.p.pad_w = g.p.dilation_w * (g.kw - 1) - g.p.pad_w;
+  return t;
+}
+
+// wt [C, Og, kh, kw] (contiguous) from w [O, Cg, kh, kw] (rows of pitch ldw).
+template <class T>
+std::vector<T> flipped_transposed(const ConvGeom& g, const T* w, int64_t ldw) {
+  std::vector<T> wt(static_cast<size_t>(g.C * g.Og * g.kh * g.kw));
+  const int64_t khw = g.kh * g.kw;
+  for (int64_t grp = 0; grp < g.G; ++grp)
+    for (int64_t o = 0; o < g.Og; ++o)
+      for (int64_t c = 0; c < g.Cg; ++c)
+        for (int64_t q = 0; q < khw; ++q)
+          wt[((grp * g.Cg + c) * g.Og + o) * khw + (khw - 1 - q)] = w[(grp * g.Og + o) * ldw + c * khw + q];
+  return wt;
+}
+
+// dx (contiguous; zero-filled unless the data gradient is a convolution, which overwrites it) from
+// gy (contiguous [N, O, P]).
 template <class T>
 void conv_backward_data_impl(const ConvGeom& g, const T* w, int64_t ldw, const T* gy, T* dx) {
+  if (data_gradient_is_conv(g)) {
+    const ConvGeom t = data_gradient_geom(g);
+    const std::vector<T> wt = flipped_transposed(g, w, ldw);
+    return conv_forward(t, gy, wt.data(), t.K, static_cast<const T*>(nullptr), dx);
+  }
   const int64_t tasks = g.N * g.G;
 #pragma omp parallel if (outer_parallel(g))
   {
-    std::vector<T> col(g.K * g.P);
+    T* col = scratch<T>(0, g.K * g.P);
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tasks; ++t) {
       const int64_t n = t / g.G, grp = t % g.G;
       const T* gyo = gy + (n * g.O + grp * g.Og) * g.P;
       // dcol[K, P] = W[Og, K]^T @ gy[Og, P], folded back into the image.
-      cpu::gemm(true, false, g.K, g.P, g.Og, T(1), w + grp * g.Og * ldw, ldw, gyo, g.P, T(0), col.data(), g.P);
-      col2im(g, col.data(), g.P, 1, grp, dx + n * g.C * g.H * g.W);
+      cpu::gemm(true, false, g.K, g.P, g.Og, T(1), w + grp * g.Og * ldw, ldw, gyo, g.P, T(0), col, g.P);
+      col2im(g, col, g.P, 1, grp, dx + n * g.C * g.H * g.W);
     }
   }
 }
 
-// dw[o * lddw + k] += dW[o, k]. A team of threads accumulates privately and adds up at the end; a
-// lone thread accumulates in place.
+// dw[o * lddw + k] += dW[o, k]. Each thread accumulates dW^T [G][K, Og] privately; the sums are
+// added into dw at the end.
 template <class T>
 void conv_backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, int64_t lddw) {
-  const int64_t tasks = g.N * g.G;
+  const int64_t nb = images_per_gemm(g), cols = nb * g.P;
+  const int64_t tasks = (g.N + nb - 1) / nb * g.G;
 #pragma omp parallel if (outer_parallel(g))
   {
-    const bool alone = omp_get_num_threads() == 1;
-    std::vector<T> col(g.K * g.P), dw_private(alone ? 0 : g.O * g.K, T(0));
-    T* acc = alone ? dw : dw_private.data();
-    const int64_t ld = alone ? lddw : g.K;
+    T* col = input_is_columns(g) ? nullptr : scratch<T>(0, g.K * cols);
+    T* gyt = scratch<T>(1, cols * g.Og);
+    std::vector<T> acc(static_cast<size_t>(g.G * g.K * g.Og), T(0));
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tasks; ++t) {
-      const int64_t n = t / g.G, grp = t % g.G;
-      const T* gyo = gy + (n * g.O + grp * g.Og) * g.P;
-      // dW[Og, K] += gy[Og, P] @ col[K, P]^T; col in [K, P] layout keeps im2col's writes contiguous.
-      im2col(g, x + n * g.sN, grp, col.data(), g.P, 1);
-      cpu::gemm(false, true, g.Og, g.K, g.P, T(1), gyo, g.P, col.data(), g.P, T(1), acc + grp * g.Og * ld, ld);
+      const Task k = task_of(g, nb, t);
+      int64_t lda = cols;
+      const T* a = columns_of(g, x, k, col, lda);
+      // gyT[i*P + q, o] = gy[first + i, group*Og + o, q]: small (Og rows per image) next to col.
+      for (int64_t i = 0; i < k.count; ++i)
+        for (int64_t o = 0; o < g.Og; ++o) {
+          const T* src = gy + ((k.first + i) * g.O + k.group * g.Og + o) * g.P;
+          T* dst = gyt + i * g.P * g.Og + o;
+          for (int64_t q = 0; q < g.P; ++q) dst[q * g.Og] = src[q];
+        }
+      cpu::gemm(false, false, g.K, g.Og, k.count * g.P, T(1), a, lda, gyt, g.Og, T(1),
+                acc.data() + k.group * g.K * g.Og, g.Og);
     }
-    if (!alone) {
 #pragma omp critical(slimssl_conv_dw)
-      for (int64_t o = 0; o < g.O; ++o)
-        for (int64_t k = 0; k < g.K; ++k) dw[o * lddw + k] += dw_private[o * g.K + k];
-    }
+    for (int64_t grp = 0; grp < g.G; ++grp)
+      for (int64_t o = 0; o < g.Og; ++o)
+        for (int64_t kk = 0; kk < g.K; ++kk)
+          dw[(grp * g.Og + o) * lddw + kk] += acc[(grp * g.K + kk) * g.Og + o];
   }
 }
 
@@ -266,15 +423,16 @@ void CpuBackend::conv2d_backward_data(const Tensor& gy_in, const Tensor& w_in, c
   const DType ct = compute_dtype(gy_in);
   Tensor gy = as_compute(gy_in, ct).contiguous(), w = as_compute(w_in, ct);
   // The input's geometry, as the forward saw it (only the shape matters here).
-  Tensor dx = Tensor::zeros(dx_out.shape(), ct);
+  Tensor dx = contiguous_output(dx_out, ct);
   const ConvGeom g = make_geom(dx, w, p);
+  if (!data_gradient_is_conv(g) || gy.numel() == 0) fill(dx, 0.0);  // col2im adds into it
   if (gy.numel() > 0) {
     WeightRows wr = weight_rows(w, g.K);
     SLIMSSL_DISPATCH_FLOAT(ct, "conv2d backward", [&] {
       conv_backward_data_impl<scalar_t>(g, wr.keep.data<scalar_t>(), wr.ld, gy.data<scalar_t>(), dx.data<scalar_t>());
     });
   }
-  copy(dx, dx_out);
+  if (!dx.same(dx_out)) copy(dx, dx_out);
 }
 
 void CpuBackend::conv2d_backward_weight(const Tensor& x_in, const Tensor& gy_in, const Conv2dParams& p,

@@ -7,8 +7,10 @@
 namespace slimssl::cpu {
 namespace {
 
+// flatten: the op's formula (a switch over every op) must be inlined for the constant OP to fold
+// it away; without it GCC may call it per element.
 template <UnaryOp OP, class T>
-void unary_loop(const Tensor& x, const Tensor& out, double a, double b) {
+[[gnu::flatten]] void unary_loop(const Tensor& x, const Tensor& out, double a, double b) {
   using C = typename compute_type<T>::type;
   const T* s = static_cast<const T*>(x.storage()->data);
   T* d = static_cast<T*>(out.storage()->data);
@@ -20,7 +22,7 @@ void unary_loop(const Tensor& x, const Tensor& out, double a, double b) {
 }
 
 template <BinaryOp OP, class T, class Y>
-void binary_loop(const Tensor& x, const Tensor& y, const Tensor& out, double alpha) {
+[[gnu::flatten]] void binary_loop(const Tensor& x, const Tensor& y, const Tensor& out, double alpha) {
   using C = typename compute_type<T>::type;
   const T* px = static_cast<const T*>(x.storage()->data);
   const Y* py = static_cast<const Y*>(y.storage()->data);

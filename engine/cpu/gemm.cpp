@@ -30,21 +30,24 @@
 namespace slimssl::cpu {
 namespace {
 
-// Register tile: 6 rows x 16 columns = 12 ymm accumulators, plus two for the B row and one for
-// the broadcast A value: 15 of the 16 ymm registers AVX2 has.
-constexpr int MR = 6;
-constexpr int NR = 16;
-// KC * NR * 4 B = 16 KiB of B micro-panel stays in L1 (48 KiB on the Zen 5 this was tuned on);
-// MC * KC * 4 B = 144 KiB of packed A in L2 (1 MiB); the KC x NC panel of B (4 MiB) in L3.
-// MC is a multiple of MR, NC of NR. KC 384 and 512 were no faster on one thread (docs/cpu_gemm.md).
+// Register tiles: MR rows x NR columns, 12 ymm accumulators each, plus NR/8 for the B row and one
+// for the broadcast A value (at most 16, the ymm registers AVX2 has). 6 x 16 is the general one;
+// 4 x 24 and 12 x 8 are for the conv shapes it pads badly: channel counts (4, 8, 16, 32, 64 rows:
+// 6 x 16 computes 6, 12, 18, 36, 66) and a weight gradient's few output channels as columns
+// (4 or 8 of 16). Each call takes the tile that pads its m x n least (Tile below).
+// KC * NR * 4 B (at most 24 KiB) of B micro-panel stays in L1; MC * KC * 4 B = 144 KiB of packed
+// A in L2 (1 MiB); the KC x NC panel of B (4 MiB) in L3. MC is a multiple of every MR (144 =
+// 6 * 24 = 4 * 36 = 12 * 12), NC of every NR. KC 384 and 512 were no faster on one thread
+// (docs/cpu_gemm.md).
 constexpr int64_t KC = 256;
 constexpr int64_t MC = 144;
-constexpr int64_t NC = 4096;
+constexpr int64_t NC = 4032;  // 4096 rounded down to a multiple of 16, 24 and 8
 // Below ~64^3 multiply-adds the fork/join of a parallel region costs more than it saves.
 constexpr int64_t kParallelWork = int64_t(1) << 18;
-// An operand is read in place rather than packed when the other side has at most this many
-// slivers (see sgemm_serial).
-constexpr int64_t kDirectReuse = 3;
+// An operand is read in place rather than packed when the other side is at most this many rows
+// (B read in place) or columns (A read in place): see sgemm_serial.
+constexpr int64_t kDirectRows = 18;
+constexpr int64_t kDirectCols = 128;
 
 // A 64-byte-aligned scratch buffer, kept per calling thread so repeated calls do not reallocate.
 struct Scratch {
@@ -65,6 +68,7 @@ struct Scratch {
 };
 
 // Packs rows [i0, i0+MR) (mr of them valid) and k-range [p0, p0+kc) of op(A) as dst[p*MR + i].
+template <int MR>
 void pack_a_sliver(const float* a, int64_t lda, bool ta, int64_t i0, int64_t mr, int64_t p0,
                    int64_t kc, float* dst) {
   if (ta) {  // A stored [k, m]: for each p the MR values are contiguous
@@ -85,6 +89,7 @@ void pack_a_sliver(const float* a, int64_t lda, bool ta, int64_t i0, int64_t mr,
 }
 
 // Packs columns [j0, j0+NR) (nr valid) and k-range [p0, p0+kc) of op(B) as dst[p*NR + j].
+template <int NR>
 void pack_b_sliver(const float* b, int64_t ldb, bool tb, int64_t j0, int64_t nr, int64_t p0,
                    int64_t kc, float* dst) {
   if (!tb) {  // B stored [k, n]: each row of the sliver is contiguous
@@ -115,49 +120,51 @@ inline void store8(float* p, vec8 v) { std::memcpy(p, &v, sizeof v); }
 
 // C[0:mr, 0:nr] = alpha * (A sliver . B sliver) + beta * C, reading A(i, p) = a[i * a_rs + p * a_ks]
 // and row p of B at b + p * b_ks: a packed sliver (a_rs = 1, a_ks = MR; b_ks = NR) or, when
-// packing would not pay, the caller's matrix itself. The 12 accumulators stay in registers for
-// the whole k loop; each step is 2 loads of B, 6 broadcasts of A, 12 FMAs.
+// packing would not pay, the caller's matrix itself. The MR x NR/8 accumulators stay in registers
+// for the whole k loop; each step is NR/8 loads of B, MR broadcasts of A, 12 FMAs.
 // beta == 0 never reads C, so an uninitialized output (NaN garbage) is overwritten cleanly.
+template <int MR, int NR>
 void micro_kernel(int64_t kc, const float* __restrict a, int64_t a_rs, int64_t a_ks, const float* __restrict b,
                   int64_t b_ks, float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta) {
-  static_assert(NR == 16, "the kernel holds a row of the tile in two vec8");
-  vec8 acc0[MR] = {}, acc1[MR] = {};
+  constexpr int NV = NR / 8;
+  static_assert(NR % 8 == 0 && MR * NV == 12, "12 accumulators: the register budget of AVX2");
+  vec8 acc[MR][NV] = {};
   for (int64_t p = 0; p < kc; ++p) {
-    const vec8 b0 = load8(b + p * b_ks), b1 = load8(b + p * b_ks + 8);
+    vec8 bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) bv[v] = load8(b + p * b_ks + 8 * v);
     const float* acol = a + p * a_ks;
-#pragma GCC unroll 6
+#pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
       const float x = acol[i * a_rs];
       const vec8 av = {x, x, x, x, x, x, x, x};  // one vbroadcastss from memory
-      acc0[i] += av * b0;  // contracted to FMA (GCC's default -ffp-contract=fast)
-      acc1[i] += av * b1;
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[i][v] += av * bv[v];  // contracted to FMA (-ffp-contract=fast)
     }
   }
   if (mr == MR && nr == NR) {
     const vec8 va = {alpha, alpha, alpha, alpha, alpha, alpha, alpha, alpha};
     const vec8 vb = {beta, beta, beta, beta, beta, beta, beta, beta};
+#pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
       float* cr = c + i * ldc;
-      vec8 r0 = va * acc0[i], r1 = va * acc1[i];
-      if (beta != 0.f) {
-        r0 += vb * load8(cr);
-        r1 += vb * load8(cr + 8);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) {
+        vec8 r = va * acc[i][v];
+        if (beta != 0.f) r += vb * load8(cr + 8 * v);
+        store8(cr + 8 * v, r);
       }
-      store8(cr, r0);
-      store8(cr + 8, r1);
     }
     return;
   }
   // Edge tile: only the valid mr x nr corner exists in C.
-  float acc[MR][NR];
-  for (int i = 0; i < MR; ++i) {
-    store8(&acc[i][0], acc0[i]);
-    store8(&acc[i][8], acc1[i]);
-  }
+  float tile[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) store8(&tile[i][8 * v], acc[i][v]);
   for (int64_t i = 0; i < mr; ++i) {
     float* cr = c + i * ldc;
     for (int64_t j = 0; j < nr; ++j)
-      cr[j] = beta == 0.f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * cr[j];
+      cr[j] = beta == 0.f ? alpha * tile[i][j] : alpha * tile[i][j] + beta * cr[j];
   }
 }
 
@@ -170,6 +177,7 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
 }
 
 // One thread's GEMM: the loop nest of the header comment on its own, no synchronization.
+template <int MR, int NR>
 void sgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   // k is cut into equal blocks of at most KC (576 -> 3 x 192, not 256 + 256 + 64): a short last
@@ -183,12 +191,12 @@ void sgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha
   float* pb = scratch_b.get(static_cast<size_t>(nc_max * kc_max));
 
   // Packing pays for itself through reuse: every A sliver is read once per B sliver and vice
-  // versa. When the other side has only a few slivers (conv on a 4x4 map: n = 16), the copy
+  // versa. When the other side is small (conv on a 4x4 map: n = 16), the copy
   // costs as much as the product, so a row-major operand is read in place instead; its layout
   // already gives the kernel what it needs (A: six rows walked side by side; B: 16 contiguous
   // floats per k). Edge slivers are still packed, which zero-pads them.
-  const bool a_direct = !ta && (n + NR - 1) / NR <= kDirectReuse;
-  const bool b_direct = !tb && (m + MR - 1) / MR <= kDirectReuse;
+  const bool a_direct = !ta && n <= kDirectCols;
+  const bool b_direct = !tb && m <= kDirectRows;
 
   for (int64_t jc = 0; jc < n; jc += NC) {
     const int64_t nc = std::min(NC, n - jc);
@@ -199,14 +207,14 @@ void sgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha
       const float beta_eff = pc == 0 ? beta : 1.f;
       for (int64_t s = 0; s < n_slivers; ++s) {
         const int64_t nr = std::min<int64_t>(NR, nc - s * NR);
-        if (!b_direct || nr < NR) pack_b_sliver(b, ldb, tb, jc + s * NR, nr, pc, kc, pb + s * NR * kc);
+        if (!b_direct || nr < NR) pack_b_sliver<NR>(b, ldb, tb, jc + s * NR, nr, pc, kc, pb + s * NR * kc);
       }
       for (int64_t ic = 0; ic < m; ic += MC) {
         const int64_t mc = std::min(MC, m - ic);
         const int64_t m_slivers = (mc + MR - 1) / MR;
         for (int64_t r = 0; r < m_slivers; ++r) {
           const int64_t mr = std::min<int64_t>(MR, mc - r * MR);
-          if (!a_direct || mr < MR) pack_a_sliver(a, lda, ta, ic + r * MR, mr, pc, kc, pa + r * MR * kc);
+          if (!a_direct || mr < MR) pack_a_sliver<MR>(a, lda, ta, ic + r * MR, mr, pc, kc, pa + r * MR * kc);
         }
         // jr outer, ir inner: one B micro-panel stays in L1 while the A block (L2) streams past.
         for (int64_t s = 0; s < n_slivers; ++s) {
@@ -214,7 +222,7 @@ void sgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha
             const int64_t mr = std::min<int64_t>(MR, mc - r * MR), nr = std::min<int64_t>(NR, nc - s * NR);
             const int64_t i0 = ic + r * MR, j0 = jc + s * NR;
             const bool ad = a_direct && mr == MR, bd = b_direct && nr == NR;
-            micro_kernel(kc, ad ? a + i0 * lda + pc : pa + r * MR * kc, ad ? lda : 1, ad ? 1 : MR,
+            micro_kernel<MR, NR>(kc, ad ? a + i0 * lda + pc : pa + r * MR * kc, ad ? lda : 1, ad ? 1 : MR,
                          bd ? b + pc * ldb + j0 : pb + s * NR * kc, bd ? ldb : NR, c + i0 * ldc + j0, ldc, mr,
                          nr, alpha, beta_eff);
           }
@@ -230,6 +238,7 @@ void sgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha
 // packing, BLIS-style, needs three barriers per cache block; on this 2-core machine, shared with
 // other processes, a thread that is preempted at a barrier stalls the other for a whole time
 // slice, and the GEMM collapsed to a few GFLOP/s. See docs/cpu_gemm.md.)
+template <int MR, int NR>
 void sgemm_blocked(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                    int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   const bool by_columns = m <= n;
@@ -238,7 +247,7 @@ void sgemm_blocked(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alph
   // Inside another parallel region (conv runs one image per thread) a nested team would get one
   // thread anyway; small products are not worth a fork/join.
   if (omp_in_parallel() || m * n * k < kParallelWork) threads = 1;
-  if (threads <= 1) return sgemm_serial(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (threads <= 1) return sgemm_serial<MR, NR>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
 #pragma omp parallel num_threads(static_cast<int>(threads))
   {
@@ -247,13 +256,24 @@ void sgemm_blocked(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alph
     if (by_columns) {
       const int64_t j0 = u0 * NR, j1 = std::min(n, u1 * NR);
       if (j1 > j0)
-        sgemm_serial(ta, tb, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc);
+        sgemm_serial<MR, NR>(ta, tb, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc);
     } else {
       const int64_t i0 = u0 * MR, i1 = std::min(m, u1 * MR);
       if (i1 > i0)
-        sgemm_serial(ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + i0 * lda, lda, b, ldb, beta, c + i0 * ldc, ldc);
+        sgemm_serial<MR, NR>(ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + i0 * lda, lda, b, ldb, beta, c + i0 * ldc, ldc);
     }
   }
+}
+
+// The register tile that computes the fewest padded elements of C for an m x n product
+// (6 x 16 on ties, the one tuned first).
+void sgemm_tiled(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const auto padded = [&](int64_t mr, int64_t nr) { return (m + mr - 1) / mr * mr * ((n + nr - 1) / nr * nr); };
+  const int64_t p616 = padded(6, 16), p424 = padded(4, 24), p128 = padded(12, 8);
+  if (p424 < p616 && p424 <= p128) return sgemm_blocked<4, 24>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (p128 < p616) return sgemm_blocked<12, 8>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  sgemm_blocked<6, 16>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 template <class T>
@@ -297,7 +317,7 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const 
   check_args(ta, tb, m, n, k, lda, ldb, ldc);
   if (m == 0 || n == 0) return;
   if (k <= 0 || alpha == 0.f) return scale_c(m, n, beta, c, ldc);
-  sgemm_blocked(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  sgemm_tiled(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
           const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {

@@ -1,6 +1,8 @@
 // The CPU backend's batch norm and layer norm. Statistics and sums accumulate in double; the
 // backward recomputes the normalized input from x, mean and invstd instead of keeping it.
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/widen.h"
 
@@ -19,12 +21,35 @@ struct Planes {
   int64_t at(int64_t n, int64_t c, int64_t h, int64_t w) const { return base + n * sN + c * sC + h * sH + w * sW; }
 };
 
-// Calls f(n, h, w) for the count() positions of a channel, in (n, h, w) order.
+// How far a channel's positions run contiguously: whole (n, c) planes, rows along w, or single
+// elements. Loops over runs keep the inner loops unit-stride, so they vectorize (omp simd lets
+// the double sums be reassociated across lanes).
+enum class Run { Element, Row, Plane };
+Run run_of(const Planes& g) {
+  const bool row = g.W == 1 || g.sW == 1;
+  if (row && (g.H == 1 || g.sH == g.W)) return Run::Plane;
+  return row ? Run::Row : Run::Element;
+}
+// The longest run every tensor allows.
+Run common_run(std::initializer_list<Run> runs) { return std::min(runs); }
+
+// Calls f(n, h, w, len) for the runs of `len` consecutive positions that cover a channel, in
+// (n, h, w) order.
 template <class F>
-void for_channel(const Planes& g, F&& f) {
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t h = 0; h < g.H; ++h)
-      for (int64_t w = 0; w < g.W; ++w) f(n, h, w);
+void for_runs(const Planes& g, Run run, F&& f) {
+  for (int64_t n = 0; n < g.N; ++n) {
+    if (run == Run::Plane) {
+      f(n, int64_t{0}, int64_t{0}, g.H * g.W);
+      continue;
+    }
+    for (int64_t h = 0; h < g.H; ++h) {
+      if (run == Run::Row) {
+        f(n, h, int64_t{0}, g.W);
+        continue;
+      }
+      for (int64_t w = 0; w < g.W; ++w) f(n, h, w, int64_t{1});
+    }
+  }
 }
 
 template <class T>
@@ -44,18 +69,27 @@ double param(const Tensor& p, int64_t c, double fallback) {
 template <class T>
 void bn_stats(const Tensor& x, const Tensor& mean, const Tensor& var) {
   const Planes g(x);
+  const Run run = run_of(g);
   const T* px = base_ptr<T>(x);
   T* pm = base_mut<T>(mean);
   T* pv = base_mut<T>(var);
 #pragma omp parallel for if (g.C * g.count() > (1 << 15))
   for (int64_t c = 0; c < g.C; ++c) {
     double s = 0;
-    for_channel(g, [&](int64_t n, int64_t h, int64_t w) { s += px[g.at(n, c, h, w)]; });
+    for_runs(g, run, [&](int64_t n, int64_t h, int64_t w, int64_t len) {
+      const T* p = px + g.at(n, c, h, w);
+#pragma omp simd reduction(+ : s)
+      for (int64_t i = 0; i < len; ++i) s += p[i];
+    });
     const double m = s / static_cast<double>(g.count());
     double ss = 0;  // two passes: no cancellation
-    for_channel(g, [&](int64_t n, int64_t h, int64_t w) {
-      const double d = px[g.at(n, c, h, w)] - m;
-      ss += d * d;
+    for_runs(g, run, [&](int64_t n, int64_t h, int64_t w, int64_t len) {
+      const T* p = px + g.at(n, c, h, w);
+#pragma omp simd reduction(+ : ss)
+      for (int64_t i = 0; i < len; ++i) {
+        const double d = p[i] - m;
+        ss += d * d;
+      }
     });
     pm[mean.offset() + c * mean.stride(0)] = static_cast<T>(m);
     pv[var.offset() + c * var.stride(0)] = static_cast<T>(ss / static_cast<double>(g.count()));
@@ -66,14 +100,18 @@ template <class T>
 void bn_forward(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& w, const Tensor& b,
                 const Tensor& y) {
   const Planes gx(x), gy(y);
+  const Run run = common_run({run_of(gx), run_of(gy)});
   const T* px = base_ptr<T>(x);
   T* py = base_mut<T>(y);
 #pragma omp parallel for if (gx.C * gx.count() > (1 << 15))
   for (int64_t c = 0; c < gx.C; ++c) {
     const double m = param<T>(mean, c, 0), is = param<T>(invstd, c, 1);
     const double scale = param<T>(w, c, 1.0) * is, shift = param<T>(b, c, 0.0);
-    for_channel(gx, [&](int64_t n, int64_t h, int64_t wi) {
-      py[gy.at(n, c, h, wi)] = static_cast<T>((px[gx.at(n, c, h, wi)] - m) * scale + shift);
+    for_runs(gx, run, [&](int64_t n, int64_t h, int64_t wi, int64_t len) {
+      const T* src = px + gx.at(n, c, h, wi);
+      T* dst = py + gy.at(n, c, h, wi);
+#pragma omp simd
+      for (int64_t i = 0; i < len; ++i) dst[i] = static_cast<T>((src[i] - m) * scale + shift);
     });
   }
 }
@@ -82,27 +120,40 @@ template <class T>
 void bn_backward(const Tensor& gy, const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& w,
                  bool training, const Tensor& dx, const Tensor& dw, const Tensor& db) {
   const Planes gg(gy), gx(x);
+  const Planes gd = dx.defined() ? Planes(dx) : gx;
+  const Run run = common_run({run_of(gg), run_of(gx), run_of(gd)});
   const T* pg = base_ptr<T>(gy);
   const T* px = base_ptr<T>(x);
 #pragma omp parallel for if (gx.C * gx.count() > (1 << 15))
   for (int64_t c = 0; c < gx.C; ++c) {
     const double m = param<T>(mean, c, 0), is = param<T>(invstd, c, 1);
-    double sum_gy = 0, sum_gy_xhat = 0;
-    for_channel(gx, [&](int64_t n, int64_t h, int64_t wi) {
-      const double g = pg[gg.at(n, c, h, wi)];
-      sum_gy += g;
-      sum_gy_xhat += g * (px[gx.at(n, c, h, wi)] - m) * is;
+    double sum_gy = 0, sum_gy_xc = 0;  // sum of gy, and of gy * (x - mean)
+    for_runs(gx, run, [&](int64_t n, int64_t h, int64_t wi, int64_t len) {
+      const T* g = pg + gg.at(n, c, h, wi);
+      const T* xs = px + gx.at(n, c, h, wi);
+#pragma omp simd reduction(+ : sum_gy, sum_gy_xc)
+      for (int64_t i = 0; i < len; ++i) {
+        const double gv = g[i];
+        sum_gy += gv;
+        sum_gy_xc += gv * (xs[i] - m);
+      }
     });
+    const double sum_gy_xhat = sum_gy_xc * is;
     if (dw.defined()) base_mut<T>(dw)[dw.offset() + c * dw.stride(0)] = static_cast<T>(sum_gy_xhat);
     if (db.defined()) base_mut<T>(db)[db.offset() + c * db.stride(0)] = static_cast<T>(sum_gy);
     if (!dx.defined()) continue;
-    const Planes gd(dx);
     T* pd = base_mut<T>(dx);
     const double k = param<T>(w, c, 1.0) * is, M = static_cast<double>(gx.count());
     const double mean_gy = training ? sum_gy / M : 0.0, mean_gy_xhat = training ? sum_gy_xhat / M : 0.0;
-    for_channel(gx, [&](int64_t n, int64_t h, int64_t wi) {
-      const double xhat = (px[gx.at(n, c, h, wi)] - m) * is;
-      pd[gd.at(n, c, h, wi)] = static_cast<T>(k * (pg[gg.at(n, c, h, wi)] - mean_gy - xhat * mean_gy_xhat));
+    for_runs(gx, run, [&](int64_t n, int64_t h, int64_t wi, int64_t len) {
+      const T* g = pg + gg.at(n, c, h, wi);
+      const T* xs = px + gx.at(n, c, h, wi);
+      T* d = pd + gd.at(n, c, h, wi);
+#pragma omp simd
+      for (int64_t i = 0; i < len; ++i) {
+        const double xhat = (xs[i] - m) * is;
+        d[i] = static_cast<T>(k * (g[i] - mean_gy - xhat * mean_gy_xhat));
+      }
     });
   }
 }
