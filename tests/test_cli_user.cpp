@@ -164,12 +164,12 @@ TEST_CASE("cli: configs lists the presets and --config finds one by name", "[cli
   CHECK(static_cast<int>(listed.size()) >= shipped);
 
   // By name, with or without .json, and with overrides: the resolved configuration.
-  Outcome show = cli_output({"config", "show", "--config", "fmnist_demo", "lr=0.1", "widths=1.0,0.5"});
+  Outcome show = cli_output({"config", "show", "--config", "fmnist_demo", "lr=0.25", "widths=1.0,0.5"});
   INFO(show.error);
   REQUIRE(show.status == 0);
   nlohmann::json j = nlohmann::json::parse(show.output);
   CHECK(j["name"] == "fmnist_demo");
-  CHECK(j["lr"] == 0.1);
+  CHECK(j["lr"] == 0.25);
   CHECK(j["widths"] == nlohmann::json({1.0, 0.5}));
   for (const auto& k : train::config_keys()) CHECK(j.contains(k.name));
   CHECK(cli({"config", "show", "--config", "fmnist_demo.json"}).status == 0);
