@@ -70,8 +70,13 @@ inline void valid_range(int64_t off, int64_t stride, int64_t W, int64_t OW, int6
 // copies, whose source and destination are misaligned against each other by the kernel tap;
 // im2col took 60% as long as the gemm after it. (no-tree-loop-distribute-patterns keeps GCC
 // from turning the loop back into a memmove call.)
+#if defined(__clang__)
+#define SLIMSSL_KEEP_COPY_LOOP  // clang has no per-function optimize attribute (its builds are the sanitizer ones)
+#else
+#define SLIMSSL_KEEP_COPY_LOOP [[gnu::optimize("no-tree-loop-distribute-patterns")]]
+#endif
 template <class T>
-[[gnu::optimize("no-tree-loop-distribute-patterns")]] void copy_run(const T* src, int64_t n, T* dst) {
+SLIMSSL_KEEP_COPY_LOOP void copy_run(const T* src, int64_t n, T* dst) {
   int64_t i = 0;
   if constexpr (std::is_same_v<T, float>) {
     typedef float vec8 __attribute__((vector_size(32)));

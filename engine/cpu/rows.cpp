@@ -63,9 +63,11 @@ void argmax_rows(const T* p, int64_t* idx, T* maxv, int64_t rows, int64_t cols) 
 // built in the exponent bits. Arguments below -87 give e^-87 (1.6e-38) instead of smaller
 // values or 0; NaN stays NaN.
 inline float exp_nonpositive(float x) {
-  x = x < -87.f ? -87.f : x;
-  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
-  const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
+  // A NaN fails both comparisons: it stays NaN in xc (and so in r and the result) and becomes -87
+  // in xn, so that n, converted to an integer below, is always a small integer.
+  const float xc = x < -87.f ? -87.f : x, xn = x >= -87.f ? x : -87.f;
+  const float n = std::floor(xn * 1.44269504088896341f + 0.5f);
+  const float r = (xc - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
   float e = 1.f / 5040;
   e = e * r + 1.f / 720;
   e = e * r + 1.f / 120;
