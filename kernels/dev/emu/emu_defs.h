@@ -1,8 +1,8 @@
 // CPU emulation of the small part of CUDA the custom kernels use, so their sources (and the
 // [cuda] tests) can run on a machine without a GPU: every CUDA thread is an OS thread, blocks run
 // one after another, __syncthreads is a std::barrier over the block, warp shuffles exchange through
-// a per-warp slot array, and wmma fragments are whole 16 x 16 tiles held by every lane (the same
-// arithmetic, done 32 times). It checks what it can: wmma pointer alignment and leading dimensions,
+// a per-warp slot array, and a wmma accumulator is lane-exact: each lane holds and stores only its
+// 8 of the tile's 256 elements (mma.h). It checks what it can: wmma pointer alignment and leading dimensions,
 // dynamic shared-memory limits; shared memory starts poisoned with NaN bytes before every block.
 // Not a timing model, and not a race detector (use compute-sanitizer on a GPU for that).
 // Used by scripts/emulate_kernels.sh only; never part of a real build.
