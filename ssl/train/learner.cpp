@@ -47,27 +47,35 @@ Tensor Learner::embed(const Tensor& head_out) const {
   return normalize(head_out.to(DType::F32), 1);
 }
 
+namespace {
+constexpr uint32_t key_permutation_tag(uint32_t view) { return 0x53480000u | view; }
+}  // namespace
+
 std::vector<int64_t> Learner::key_permutation(int64_t n, int64_t step, uint32_t view) const {
-  return random_permutation(
-      n, RandomStream(cfg_.seed, static_cast<uint32_t>(step), static_cast<uint32_t>(step >> 32), 0x53480000u | view));
+  return random_permutation(n, RandomStream(cfg_.seed, static_cast<uint32_t>(step), static_cast<uint32_t>(step >> 32),
+                                            key_permutation_tag(view)));
 }
 
-Tensor Learner::key_embeddings(const Tensor& x, int64_t step, uint32_t view) {
+Tensor Learner::key_embeddings(const Tensor& x, uint32_t view) {
   NoGradGuard ng;
   int64_t n = x.size(0), groups = std::min<int64_t>(cfg_.shuffle_bn_groups, n);
   // Shuffle, run BN over each sub-batch separately, unshuffle: a key's BN statistics then come
   // from a different set of images than its query's, which is what MoCo's multi-GPU shuffle BN
-  // achieves (without it the batch statistics leak which sample is the positive).
-  std::vector<int64_t> perm = key_permutation(n, step, view);
-  std::vector<int64_t> inverse(n);
-  for (int64_t i = 0; i < n; ++i) inverse[perm[i]] = i;
-  Tensor shuffled = index_select(x, 0, Tensor::from_vector(perm, {n}, x.device()));
+  // achieves (without it the batch statistics leak which sample is the positive). The order is
+  // key_permutation(n, step, view), drawn on x's device from the step counter there.
+  Permutation perm = random_permutation(n, cfg_.seed, step_counter(x.device()), key_permutation_tag(view));
+  Tensor shuffled = permute_rows(x, perm.order);
   std::vector<Tensor> parts;
   int64_t chunk = (n + groups - 1) / groups;
   for (int64_t s = 0; s < n; s += chunk)
     parts.push_back(key_->forward(shuffled.narrow(0, s, std::min(chunk, n - s)), 0));
-  Tensor k = index_select(concat(parts, 0), 0, Tensor::from_vector(inverse, {n}, x.device()));
+  Tensor k = permute_rows(concat(parts, 0), perm.inverse);
   return embed(k);
+}
+
+Tensor& Learner::step_counter(Device d) {
+  if (!step_counter_.defined() || step_counter_.device() != d) step_counter_ = Tensor::zeros({}, DType::I64, d);
+  return step_counter_;
 }
 
 StepLoss Learner::combine(const std::vector<Tensor>& nce, const std::vector<Tensor>& kd,
@@ -141,8 +149,8 @@ ContrastiveProblem Learner::problem(ContrastKind kind, const Tensor& q, const Te
   return p;
 }
 
-StepLoss Learner::moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step) {
-  Tensor k = key_embeddings(v2, step, 0);
+StepLoss Learner::moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active) {
+  Tensor k = key_embeddings(v2, 0);
   pending_keys_ = k;
   size_t n = active.size();
   std::vector<Tensor> nce(n), kd(n);
@@ -158,8 +166,8 @@ StepLoss Learner::moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<
   return combine(nce, kd, active);
 }
 
-StepLoss Learner::moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step) {
-  Tensor k1 = key_embeddings(v1, step, 0), k2 = key_embeddings(v2, step, 1);
+StepLoss Learner::moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active) {
+  Tensor k1 = key_embeddings(v1, 0), k2 = key_embeddings(v2, 1);
   size_t n = active.size();
   std::vector<Tensor> nce(n), kd(n);
   Tensor teacher1, teacher2;
@@ -201,8 +209,10 @@ StepLoss Learner::compute_loss(const Tensor& view1, const Tensor& view2, double 
   query_->train();
   if (key_) key_->train();
   auto active = active_widths(epoch);
-  if (cfg_.framework == "mocov2") return moco_v2(view1, view2, active, step);
-  if (cfg_.framework == "mocov3") return moco_v3(view1, view2, active, step);
+  // The step number as the key permutations read it: written by a fill kernel, not copied.
+  if (key_) step_counter(view1.device()).fill_(static_cast<double>(step));
+  if (cfg_.framework == "mocov2") return moco_v2(view1, view2, active);
+  if (cfg_.framework == "mocov3") return moco_v3(view1, view2, active);
   return simclr(view1, view2, active);
 }
 

@@ -54,7 +54,8 @@ class Learner {
   double key_momentum(double progress) const;
   // The order in which the key encoder sees the batch at `step` for key view `view` (0, or 1 for
   // MoCo v3's second view): position i holds sample perm[i]; its BN sub-batches are consecutive
-  // runs of this order. A function of (seed, step, view) only.
+  // runs of this order. A function of (seed, step, view) only. The step draws it on its device
+  // (random_permutation of engine/ops.h, the same numbers); this is the host reference.
   std::vector<int64_t> key_permutation(int64_t n, int64_t step, uint32_t view) const;
 
   // Tensors that make up the learner's state in a checkpoint: query, key, queue.
@@ -71,14 +72,16 @@ class Learner {
   const TrainConfig& config() const { return cfg_; }
 
  private:
-  Tensor key_embeddings(const Tensor& x, int64_t step, uint32_t view);  // normalized full-width keys, shuffled BN
+  Tensor key_embeddings(const Tensor& x, uint32_t view);  // normalized full-width keys, shuffled BN
   Tensor embed(const Tensor& head_out) const;  // L2-normalized float32 embeddings
   // A contrastive problem of the config's temperature, with distillation from teacher_q when
   // defined and the config distills.
   ContrastiveProblem problem(ContrastKind kind, const Tensor& q, const Tensor& keys, const Tensor& pos,
                              const Tensor& teacher_q) const;
-  StepLoss moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step);
-  StepLoss moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step);
+  StepLoss moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active);
+  StepLoss moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active);
+  // The step number (int64 scalar) on `d`, from which the key permutations are drawn there.
+  Tensor& step_counter(Device d);
   StepLoss simclr(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active);
   // Combines per-width InfoNCE / KD terms into the weighted total.
   StepLoss combine(const std::vector<Tensor>& nce, const std::vector<Tensor>& kd, const std::vector<bool>& active);
@@ -89,6 +92,7 @@ class Learner {
   Tensor queue_;        // [K, D], MoCo v2
   int64_t queue_ptr_ = 0;
   Tensor pending_keys_;  // keys of the current step, enqueued in after_step()
+  Tensor step_counter_;
 };
 
 }  // namespace slimssl::train
