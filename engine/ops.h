@@ -113,6 +113,12 @@ Permutation random_permutation(int64_t n, uint64_t seed, const Tensor& counter, 
 // index_select(x, 0, p.order) without the range check (and so without its read-back): for a
 // permutation made by random_permutation, whose values are in range by construction.
 Tensor permute_rows(const Tensor& x, const Tensor& order);
+// dst[*block] = src (not differentiated), dst [B, ...] contiguous, src dst's shape without its
+// first dimension, `block` an int64 scalar on dst's device, read there: a write position kept in
+// device memory (StepScalars), so the launches do not change when it moves. Made of the gather
+// and scatter-add primitives: the old block is gathered and subtracted (x + (-x) is exactly 0 for
+// finite x), then src added (0 + v is exactly v). Unchecked: *block must lie in [0, B).
+void write_block(const Tensor& dst, const Tensor& block, const Tensor& src);
 
 // Normalizes a possibly negative dimension for a tensor of rank `rank`; names `op` on error.
 int64_t wrap_dim(int64_t dim, int64_t rank, const char* op);

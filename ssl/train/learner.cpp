@@ -209,21 +209,56 @@ StepLoss Learner::compute_loss(const Tensor& view1, const Tensor& view2, double 
   query_->train();
   if (key_) key_->train();
   auto active = active_widths(epoch);
-  // The step number as the key permutations read it: written by a fill kernel, not copied.
-  if (key_) step_counter(view1.device()).fill_(static_cast<double>(step));
+  // The step number as the key permutations read it: in the step scalars (prepare_step), else
+  // written by a fill kernel.
+  if (key_ && !scalars_) step_counter(view1.device()).fill_(static_cast<double>(step));
   if (cfg_.framework == "mocov2") return moco_v2(view1, view2, active);
   if (cfg_.framework == "mocov3") return moco_v3(view1, view2, active);
   return simclr(view1, view2, active);
 }
 
+void Learner::use_step_scalars(StepScalars* scalars) {
+  scalars_ = scalars;
+  if (!scalars_) {
+    step_counter_ = momentum_ = one_minus_momentum_ = queue_block_ = Tensor();
+    return;
+  }
+  counter_at_ = scalars_->reserve(8);
+  momentum_at_ = scalars_->reserve(8, 4);
+  queue_block_at_ = scalars_->reserve(8);
+  step_counter_ = scalars_->scalar(counter_at_, DType::I64);
+  momentum_ = scalars_->scalar(momentum_at_, DType::F32);
+  one_minus_momentum_ = scalars_->scalar(momentum_at_ + 4, DType::F32);
+  queue_block_ = scalars_->scalar(queue_block_at_, DType::I64);
+}
+
+void Learner::prepare_step(int64_t step, double progress, int64_t batch) {
+  if (!scalars_) return;
+  const double m = key_momentum(progress);
+  scalars_->set(counter_at_, step);
+  scalars_->set(momentum_at_, static_cast<float>(m));
+  scalars_->set(momentum_at_ + 4, static_cast<float>(1.0 - m));
+  SLIMSSL_CHECK(batch > 0 && queue_ptr_ % batch == 0, "learner: the queue position ", queue_ptr_,
+                " is not a multiple of the batch ", batch);
+  scalars_->set(queue_block_at_, queue_ptr_ / batch);
+}
+
+void Learner::advance_queue(int64_t batch) {
+  if (queue_.defined()) queue_ptr_ = (queue_ptr_ + batch) % queue_.size(0);
+}
+
 void Learner::after_step(double progress) {
-  if (key_) key_->ema_from(*query_, key_momentum(progress));
+  if (key_) {
+    if (scalars_) key_->ema_from(*query_, momentum_, one_minus_momentum_);
+    else key_->ema_from(*query_, key_momentum(progress));
+  }
   if (queue_.defined() && pending_keys_.defined()) {
     NoGradGuard ng;
     int64_t n = pending_keys_.size(0), k = queue_.size(0);
     // queue_size is a multiple of the batch (validated), so a batch never wraps.
-    queue_.narrow(0, queue_ptr_, n).copy_(pending_keys_);
-    queue_ptr_ = (queue_ptr_ + n) % k;
+    if (scalars_) write_block(queue_.view({k / n, n, queue_.size(1)}), queue_block_, pending_keys_);
+    else queue_.narrow(0, queue_ptr_, n).copy_(pending_keys_);
+    advance_queue(n);
     pending_keys_ = Tensor();
   }
 }

@@ -34,6 +34,17 @@ TrainStep::TrainStep(Learner& learner, Optimizer& opt, StepClock clock, diag::Gr
     : learner_(learner), opt_(opt), clock_(clock), diagnostics_(diagnostics) {
   SLIMSSL_CHECK(clock.steps_per_epoch > 0 && clock.total_steps > 0, "train step: steps per epoch (",
                 clock.steps_per_epoch, ") and total steps (", clock.total_steps, ") must be positive");
+  if (learner_.device().is_cuda()) {
+    scalars_ = std::make_unique<StepScalars>(learner_.device());
+    learner_.use_step_scalars(scalars_.get());
+    opt_.use_step_scalars(scalars_.get());
+  }
+}
+
+TrainStep::~TrainStep() {
+  if (!scalars_) return;
+  learner_.use_step_scalars(nullptr);
+  opt_.use_step_scalars(nullptr);
 }
 
 data::TwoViewBatch TrainStep::views(const data::Dataset& ds, const std::vector<int64_t>& indices,
@@ -64,6 +75,12 @@ StepResult TrainStep::run(const Tensor& view1, const Tensor& view2, int64_t step
   const TrainConfig& c = learner_.config();
   const double epoch = clock_.epoch(step);
   StepResult r;
+  r.lr = constant_lr_ > 0 ? constant_lr_ : learning_rate(c, epoch);
+  if (scalars_) {  // this step's values, one copy queued before its work
+    learner_.prepare_step(step, clock_.progress_after(step), view1.size(0));
+    opt_.prepare_step(r.lr);
+    scalars_->upload();
+  }
   {
     // Mixed precision on a GPU (a no-op on the CPU): conv and linear in bfloat16.
     AutocastGuard amp(c.amp);
@@ -73,7 +90,6 @@ StepResult TrainStep::run(const Tensor& view1, const Tensor& view2, int64_t step
       diagnostics_->backward_and_record(r.loss, step + 1);
     else r.loss.loss.backward();
   }
-  r.lr = constant_lr_ > 0 ? constant_lr_ : learning_rate(c, epoch);
   opt_.step(r.lr);
   learner_.after_step(clock_.progress_after(step));
   // The previous step's values are long computed: check them, then ask for this step's.

@@ -5,6 +5,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <vector>
 #include "engine/readback.h"
 #include "ssl/data/augment.h"
@@ -49,6 +50,9 @@ class TrainStep {
  public:
   // `diagnostics` (may be null) records every config.diag_every-th step.
   TrainStep(Learner& learner, Optimizer& opt, StepClock clock, diag::GradientDiagnostics* diagnostics = nullptr);
+  ~TrainStep();
+  TrainStep(const TrainStep&) = delete;
+  TrainStep& operator=(const TrainStep&) = delete;
 
   // The two augmented views of the images `indices` of `ds` in epoch `epoch`; every random
   // decision is keyed by (seed, epoch, sample, view), so a resumed run sees the same views. On a
@@ -76,6 +80,9 @@ class TrainStep {
   StepClock clock_;
   diag::GradientDiagnostics* diagnostics_;
   double constant_lr_ = 0;
+  // On a GPU: the values that change from step to step, in device memory (engine/step_scalars.h),
+  // written with one copy before each step; the learner and the optimizer read them there.
+  std::unique_ptr<StepScalars> scalars_;
   ScalarReadback readback_;
   const data::Dataset* uploaded_from_ = nullptr;  // the set device_data_ holds
   data::DeviceDataset device_data_;
