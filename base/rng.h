@@ -80,11 +80,25 @@ SLIMSSL_HD float element_uniform(uint64_t seed, uint64_t counter, uint64_t e) {
   return word_uniform(element_block(seed, counter, e / 4).v[e % 4]);
 }
 
-// A uniformly shuffled permutation of [0, n) drawn from `rs` (Fisher-Yates from the back). Host only.
+// Draw k of RandomStream(seed, a, b, c) (its k-th next_u32) without the draws before it, so a
+// kernel can make every draw of a stream at once.
+SLIMSSL_HD uint32_t stream_word(uint64_t seed, uint32_t a, uint32_t b, uint32_t c, uint32_t k) {
+  return philox4x32(k / 4, a, b, c, seed).v[k % 4];
+}
+
+// The shuffle of random_permutation (Fisher-Yates from the back): for i = n-1 down to 1, position
+// i swaps with position shuffle_partner(word, i), `word` being the stream's draw n-1-i. Written
+// once for the host loop below and the device kernel (kernels/random.h), which draws the words in
+// parallel and swaps in this order.
+SLIMSSL_HD int64_t shuffle_partner(uint32_t word, int64_t i) {
+  return static_cast<int64_t>(word % static_cast<uint64_t>(i + 1));
+}
+
+// A uniformly shuffled permutation of [0, n) drawn from `rs`. Host only.
 inline std::vector<int64_t> random_permutation(int64_t n, RandomStream rs) {
   std::vector<int64_t> p(n);
   for (int64_t i = 0; i < n; ++i) p[i] = i;
-  for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[rs.next_u32() % (i + 1)]);
+  for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[shuffle_partner(rs.next_u32(), i)]);
   return p;
 }
 

@@ -137,6 +137,11 @@ class Backend {
   // out (float, any strides): element e (logical row-major order) = element_uniform(seed,
   // counter, e) from base/rng.h, in [0, 1).
   virtual void uniform(const Tensor& out, uint64_t seed, uint64_t counter) = 0;
+  // order, inverse: contiguous int64 [n]; counter: an int64 scalar, read where it lives (on the
+  // device: no host round trip). order = random_permutation(n, RandomStream(seed, low, high, tag))
+  // of base/rng.h with (low, high) the halves of *counter; inverse[order[i]] = i.
+  virtual void permutation(const Tensor& order, const Tensor& inverse, uint64_t seed, const Tensor& counter,
+                           uint32_t tag) = 0;
 };
 
 // The backend of a device: the CPU's always; CUDA's when built with CUDA and a GPU (or the

@@ -72,21 +72,43 @@ const float* clip_scale(const kernels::OptimizerTable& t, const Tensor& norm_sca
   kernels::optimizer_grad_norm(t, static_cast<float>(grad_clip), norm_scale.data<float>(), stream);
   return norm_scale.data<float>() + 1;
 }
-}  // namespace
 
-void FusedOptimizer::sgd(const FusedSgd& s, double grad_clip) {
-  cudaStream_t stream = cuda::cuda_backend(impl_->device.index).context().stream();
+kernels::SgdStep kernel_args(const FusedSgd& s) {
   kernels::SgdStep k;
   k.lr = s.lr, k.momentum = s.momentum, k.nesterov = s.nesterov, k.first_step = s.first_step;
   k.lars = s.lars, k.lars_eta = s.lars_eta;
-  kernels::optimizer_sgd_step(impl_->t, k, clip_scale(impl_->t, impl_->norm_scale, grad_clip, stream), stream);
+  return k;
 }
-
-void FusedOptimizer::adamw(const FusedAdamW& s, double grad_clip) {
-  cudaStream_t stream = cuda::cuda_backend(impl_->device.index).context().stream();
+kernels::AdamWStep kernel_args(const FusedAdamW& s) {
   kernels::AdamWStep k;
   k.lr = s.lr, k.beta1 = s.beta1, k.beta2 = s.beta2, k.eps = s.eps, k.step = s.step, k.first_step = s.first_step;
-  kernels::optimizer_adamw_step(impl_->t, k, clip_scale(impl_->t, impl_->norm_scale, grad_clip, stream), stream);
+  return k;
+}
+const kernels::OptimizerStepValues* step_values_at(const void* p) {
+  return static_cast<const kernels::OptimizerStepValues*>(p);
+}
+}  // namespace
+
+void FusedOptimizer::sgd(const FusedSgd& s, double grad_clip, const void* per_step) {
+  cudaStream_t stream = cuda::cuda_backend(impl_->device.index).context().stream();
+  kernels::optimizer_sgd_step(impl_->t, kernel_args(s), clip_scale(impl_->t, impl_->norm_scale, grad_clip, stream),
+                              stream, step_values_at(per_step));
+}
+
+void FusedOptimizer::adamw(const FusedAdamW& s, double grad_clip, const void* per_step) {
+  cudaStream_t stream = cuda::cuda_backend(impl_->device.index).context().stream();
+  kernels::optimizer_adamw_step(impl_->t, kernel_args(s), clip_scale(impl_->t, impl_->norm_scale, grad_clip, stream),
+                                stream, step_values_at(per_step));
+}
+
+size_t FusedOptimizer::reserve_step_values(StepScalars& scalars) {
+  return scalars.reserve(sizeof(kernels::OptimizerStepValues), 8);
+}
+void FusedOptimizer::write_step_values(StepScalars& scalars, size_t offset, const FusedSgd& s) {
+  scalars.set(offset, kernels::optimizer_step_values(kernel_args(s)));
+}
+void FusedOptimizer::write_step_values(StepScalars& scalars, size_t offset, const FusedAdamW& s) {
+  scalars.set(offset, kernels::optimizer_step_values(kernel_args(s)));
 }
 
 Tensor FusedOptimizer::last_grad_norm() const { return impl_->norm_scale.narrow(0, 0, 1).reshape({}); }
@@ -98,8 +120,11 @@ FusedOptimizer::FusedOptimizer(const std::vector<FusedSlot>&) {
   fail("fused optimizer: slimssl was built without CUDA");
 }
 FusedOptimizer::~FusedOptimizer() = default;
-void FusedOptimizer::sgd(const FusedSgd&, double) {}
-void FusedOptimizer::adamw(const FusedAdamW&, double) {}
+void FusedOptimizer::sgd(const FusedSgd&, double, const void*) {}
+void FusedOptimizer::adamw(const FusedAdamW&, double, const void*) {}
+size_t FusedOptimizer::reserve_step_values(StepScalars&) { fail("fused optimizer: slimssl was built without CUDA"); }
+void FusedOptimizer::write_step_values(StepScalars&, size_t, const FusedSgd&) {}
+void FusedOptimizer::write_step_values(StepScalars&, size_t, const FusedAdamW&) {}
 Tensor FusedOptimizer::last_grad_norm() const { return {}; }
 
 #endif

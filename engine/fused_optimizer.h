@@ -5,6 +5,7 @@
 #pragma once
 #include <memory>
 #include <vector>
+#include "engine/step_scalars.h"
 #include "engine/tensor.h"
 
 namespace slimssl {
@@ -38,8 +39,15 @@ class FusedOptimizer {
   FusedOptimizer& operator=(const FusedOptimizer&) = delete;
 
   // grad_clip > 0: gradients are scaled by min(1, grad_clip / (norm + 1e-6)) first.
-  void sgd(const FusedSgd& s, double grad_clip);
-  void adamw(const FusedAdamW& s, double grad_clip);
+  // per_step: the device address of this step's values (write_step_values), or null to take the
+  // learning rate and step count from `s` as launch arguments.
+  void sgd(const FusedSgd& s, double grad_clip, const void* per_step = nullptr);
+  void adamw(const FusedAdamW& s, double grad_clip, const void* per_step = nullptr);
+  // The values of `s` that change from step to step (learning rate, AdamW's bias corrections),
+  // reserved in `scalars` (reserve_step_values) and written into its host image at `offset`.
+  static size_t reserve_step_values(StepScalars& scalars);
+  static void write_step_values(StepScalars& scalars, size_t offset, const FusedSgd& s);
+  static void write_step_values(StepScalars& scalars, size_t offset, const FusedAdamW& s);
   // The global gradient norm of the last step that clipped, as a device scalar (not read back).
   Tensor last_grad_norm() const;
 

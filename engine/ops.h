@@ -103,6 +103,22 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index int64 [k]
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);        // index int64, x's rank
+// A random order of [0, n) and its inverse, drawn where `counter` (an int64 scalar) lives from
+// (seed, *counter, tag): random_permutation(n, RandomStream(seed, low, high, tag)) of base/rng.h
+// on every device. The counter is read by the device, so nothing comes from the host per call.
+struct Permutation {
+  Tensor order, inverse;  // int64 [n] on counter's device; inverse[order[i]] = i
+};
+Permutation random_permutation(int64_t n, uint64_t seed, const Tensor& counter, uint32_t tag);
+// index_select(x, 0, p.order) without the range check (and so without its read-back): for a
+// permutation made by random_permutation, whose values are in range by construction.
+Tensor permute_rows(const Tensor& x, const Tensor& order);
+// dst[*block] = src (not differentiated), dst [B, ...] contiguous, src dst's shape without its
+// first dimension, `block` an int64 scalar on dst's device, read there: a write position kept in
+// device memory (StepScalars), so the launches do not change when it moves. Made of the gather
+// and scatter-add primitives: the old block is gathered and subtracted (x + (-x) is exactly 0 for
+// finite x), then src added (0 + v is exactly v). Unchecked: *block must lie in [0, B).
+void write_block(const Tensor& dst, const Tensor& block, const Tensor& src);
 
 // Normalizes a possibly negative dimension for a tensor of rank `rank`; names `op` on error.
 int64_t wrap_dim(int64_t dim, int64_t rank, const char* op);

@@ -96,6 +96,45 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   return record_gather("index_select", x, d, full_index);
 }
 
+Permutation random_permutation(int64_t n, uint64_t seed, const Tensor& counter, uint32_t tag) {
+  SLIMSSL_CHECK(counter.defined() && counter.dtype() == DType::I64 && counter.numel() == 1,
+                "random_permutation: the counter must be one int64");
+  SLIMSSL_CHECK(n >= 0, "random_permutation: n = ", n, " must not be negative");
+  Permutation p{Tensor::empty({n}, DType::I64, counter.device()), Tensor::empty({n}, DType::I64, counter.device())};
+  backend_of(counter).permutation(p.order, p.inverse, seed, counter.detach(), tag);
+  return p;
+}
+
+Tensor permute_rows(const Tensor& x, const Tensor& order) {
+  SLIMSSL_CHECK(x.defined() && x.dim() >= 1, "permute_rows: expected a tensor of rank >= 1");
+  check_index("permute_rows", x, order);
+  SLIMSSL_CHECK(order.dim() == 1 && order.size(0) == x.size(0), "permute_rows: order ", shape_str(order.shape()),
+                " must be [", x.size(0), "]");
+  Shape along(x.dim(), 1);
+  along[0] = x.size(0);
+  return record_gather("permute_rows", x, 0, order.detach().reshape(along).expand(x.shape()));
+}
+
+void write_block(const Tensor& dst, const Tensor& block, const Tensor& src) {
+  SLIMSSL_CHECK(dst.defined() && src.defined() && dst.dim() >= 1 && dst.is_contiguous() && src.dim() + 1 == dst.dim(),
+                "write_block: dst must be contiguous [B, ...] and src one dimension less");
+  for (int64_t k = 0; k < src.dim(); ++k)
+    SLIMSSL_CHECK(src.size(k) == dst.size(k + 1), "write_block: src ", shape_str(src.shape()),
+                  " is not a block of dst ", shape_str(dst.shape()));
+  check_index("write_block", dst, block);
+  SLIMSSL_CHECK(block.numel() == 1, "write_block: block must be one int64");
+  check_same("write_block", dst, src);
+  NoGradGuard ng;
+  Shape one = dst.shape(), ones(dst.dim(), 1);
+  one[0] = 1;
+  Tensor index = block.detach().reshape(ones).expand(one);
+  Tensor old = Tensor::empty(one, dst.dtype(), dst.device());
+  Backend& b = backend_of(dst);
+  b.gather(dst.detach(), 0, index, old);
+  b.scatter_add(dst.detach(), 0, index, neg(old));
+  b.scatter_add(dst.detach(), 0, index, src.detach().reshape(one));
+}
+
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   SLIMSSL_CHECK(x.defined(), "gather: undefined tensor argument");
   check_index("gather", x, index);

@@ -264,6 +264,11 @@ class ProfilingBackend final : public Backend {
     Call c(inner_, device_, "uniform");
     inner_.uniform(out, seed, counter);
   }
+  void permutation(const Tensor& order, const Tensor& inverse, uint64_t seed, const Tensor& counter,
+                   uint32_t tag) override {
+    Call c(inner_, device_, "permutation");
+    inner_.permutation(order, inverse, seed, counter, tag);
+  }
 
  private:
   Backend& inner_;

@@ -5,6 +5,7 @@
 #include "engine/backend.h"
 #include "engine/cpu/host_allocator.h"
 #include "engine/error.h"
+#include "engine/graph_pool.h"
 #include "engine/profile.h"
 #ifdef SLIMSSL_WITH_CUDA
 #include "kernels/memory.h"
@@ -27,6 +28,8 @@ GuardState& guards() {
 constexpr size_t kGuardBytes = 256;  // keeps device alignment (256 B) of the data pointer
 constexpr unsigned char kCanary = 0xA7;
 
+size_t rounded(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
 void* raw_alloc(size_t bytes, Device device) {
   if (bytes == 0) return nullptr;
   if (device.is_cpu()) {
@@ -37,7 +40,7 @@ void* raw_alloc(size_t bytes, Device device) {
     }
   }
 #ifdef SLIMSSL_WITH_CUDA
-  return kernels::device_alloc((bytes + 63) / 64 * 64, device.index);
+  return kernels::device_alloc(rounded(bytes), device.index);
 #else
   fail("cannot allocate on ", device.str(), ": slimssl was built without CUDA");
 #endif
@@ -71,6 +74,14 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
     copy_bytes(static_cast<char*>(s->data) + nbytes, device, canary.data(), Device::cpu(), g);
     return s;
   }
+  if (nbytes > 0 && device.is_cuda()) {
+    if (auto pool = GraphPool::capturing(device)) {  // a CUDA graph is being captured: its memory
+      void* p = pool->take(rounded(nbytes));
+      s->block_ = s->data = p ? p : raw_alloc(nbytes, device);
+      s->pool_ = std::move(pool);
+      return s;
+    }
+  }
   s->block_ = s->data = raw_alloc(nbytes, device);
   return s;
 }
@@ -91,6 +102,11 @@ Storage::~Storage() {
     } catch (const std::exception&) {
       // A destructor must not throw; an unreadable guard is not a violation we can describe.
     }
+  }
+  if (block_ && guard_ == 0 && device.is_cuda()) {
+    // A block of a captured graph stays with it; so does any block freed during a capture.
+    std::shared_ptr<GraphPool> pool = pool_ ? pool_ : GraphPool::capturing(device);
+    if (pool && pool->give(block_, rounded(nbytes))) return;
   }
   raw_free(block_, nbytes + 2 * guard_, device);
 }

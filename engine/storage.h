@@ -8,6 +8,8 @@
 
 namespace slimssl {
 
+class GraphPool;
+
 struct Storage {
   void* data = nullptr;
   size_t nbytes = 0;
@@ -22,6 +24,7 @@ struct Storage {
  private:
   void* block_ = nullptr;  // what was allocated: data, or data minus the front guard
   size_t guard_ = 0;       // guard bytes on each side (0: unguarded)
+  std::shared_ptr<GraphPool> pool_;  // the CUDA graph whose capture allocated it (engine/graph_pool.h)
 };
 
 // Byte copies between devices; either side may be the CPU. Synchronous with respect to the host.

@@ -142,8 +142,10 @@ struct SgdArgs {
 };
 
 __global__ void __launch_bounds__(kThreads) sgd_kernel(const OptSlot* slots, const Chunk* chunks, int nchunks,
-                                                       SgdArgs a, const float* clip, const float* ratio) {
+                                                       SgdArgs a, const float* clip, const float* ratio,
+                                                       const OptimizerStepValues* per_step) {
   const float scale = clip ? *clip : 1.f;
+  if (per_step) a.lr = per_step->lr_f;
   for (int c = blockIdx.x; c < nchunks; c += gridDim.x) {
     const Chunk ch = chunks[c];
     const OptSlot s = slots[ch.tensor];
@@ -170,8 +172,10 @@ struct AdamArgs {
 };
 
 __global__ void __launch_bounds__(kThreads) adamw_kernel(const OptSlot* slots, const Chunk* chunks, int nchunks,
-                                                         AdamArgs a, const float* clip) {
+                                                         AdamArgs a, const float* clip,
+                                                         const OptimizerStepValues* per_step) {
   const float scale = clip ? *clip : 1.f;
+  if (per_step) a.lr = per_step->lr, a.lr_f = per_step->lr_f, a.inv_bc1 = per_step->inv_bc1, a.inv_bc2 = per_step->inv_bc2;
   for (int c = blockIdx.x; c < nchunks; c += gridDim.x) {
     const Chunk ch = chunks[c];
     const OptSlot s = slots[ch.tensor];
@@ -230,7 +234,23 @@ void optimizer_grad_norm(const OptimizerTable& t, float max_norm, float* norm_sc
   check_launch("grad_norm");
 }
 
-void optimizer_sgd_step(const OptimizerTable& t, const SgdStep& s, const float* clip_scale, cudaStream_t stream) {
+OptimizerStepValues optimizer_step_values(const SgdStep& s) {
+  OptimizerStepValues v;
+  v.lr = s.lr, v.lr_f = static_cast<float>(s.lr);
+  return v;
+}
+
+OptimizerStepValues optimizer_step_values(const AdamWStep& s) {
+  if (s.step < 1) throw std::invalid_argument("optimizer_adamw_step: step must be >= 1");
+  OptimizerStepValues v;
+  v.lr = s.lr, v.lr_f = static_cast<float>(s.lr);
+  v.inv_bc1 = static_cast<float>(1.0 / (1 - std::pow(s.beta1, static_cast<double>(s.step))));
+  v.inv_bc2 = static_cast<float>(1.0 / (1 - std::pow(s.beta2, static_cast<double>(s.step))));
+  return v;
+}
+
+void optimizer_sgd_step(const OptimizerTable& t, const SgdStep& s, const float* clip_scale, cudaStream_t stream,
+                        const OptimizerStepValues* per_step) {
   if (!t.chunks) return;
   const Layout l = layout(t.count, t.chunks);
   const OptSlot* slots = at<OptSlot>(t, l.slots);
@@ -246,29 +266,27 @@ void optimizer_sgd_step(const OptimizerTable& t, const SgdStep& s, const float* 
   }
   const SgdArgs a{static_cast<float>(s.lr), static_cast<float>(s.momentum), s.nesterov, s.first_step,
                   s.momentum > 0};
-  sgd_kernel<<<grid_for(t.chunks), kThreads, 0, stream>>>(slots, chunks, t.chunks, a, clip_scale, ratio);
+  sgd_kernel<<<grid_for(t.chunks), kThreads, 0, stream>>>(slots, chunks, t.chunks, a, clip_scale, ratio, per_step);
   check_launch(s.lars ? "lars_step" : "sgd_step");
 }
 
 void optimizer_adamw_step(const OptimizerTable& t, const AdamWStep& s, const float* clip_scale,
-                          cudaStream_t stream) {
-  if (s.step < 1) throw std::invalid_argument("optimizer_adamw_step: step must be >= 1");
+                          cudaStream_t stream, const OptimizerStepValues* per_step) {
+  const OptimizerStepValues v = optimizer_step_values(s);  // checks s.step
   if (!t.chunks) return;
   const Layout l = layout(t.count, t.chunks);
-  const double bc1 = 1 - std::pow(s.beta1, static_cast<double>(s.step));
-  const double bc2 = 1 - std::pow(s.beta2, static_cast<double>(s.step));
-  const AdamArgs a{s.lr,
+  const AdamArgs a{v.lr,
                    static_cast<float>(s.beta1),
                    static_cast<float>(s.beta2),
                    static_cast<float>(1 - s.beta1),
                    static_cast<float>(1 - s.beta2),
-                   static_cast<float>(1.0 / bc1),
-                   static_cast<float>(1.0 / bc2),
+                   v.inv_bc1,
+                   v.inv_bc2,
                    static_cast<float>(s.eps),
-                   static_cast<float>(s.lr),
+                   v.lr_f,
                    s.first_step};
   adamw_kernel<<<grid_for(t.chunks), kThreads, 0, stream>>>(at<OptSlot>(t, l.slots), at<Chunk>(t, l.chunks),
-                                                            t.chunks, a, clip_scale);
+                                                            t.chunks, a, clip_scale, per_step);
   check_launch("adamw_step");
 }
 

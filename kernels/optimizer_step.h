@@ -67,9 +67,23 @@ struct AdamWStep {
   bool first_step = false;  // the moments are uninitialised: treated as zeros
 };
 
+// The values of a step that change from step to step, as the kernels use them. A caller that
+// keeps them in device memory (a step replayed from a CUDA graph) fills them on the host with
+// optimizer_step_values() and passes their device address as `per_step`; the kernels then read
+// them there instead of taking them from the SgdStep / AdamWStep.
+struct OptimizerStepValues {
+  double lr = 0;             // AdamW's decoupled decay factor 1 - lr * wd is formed in double
+  float lr_f = 0;            // lr as the update multiplies it
+  float inv_bc1 = 1, inv_bc2 = 1;  // AdamW's bias corrections 1 / (1 - b^step)
+};
+OptimizerStepValues optimizer_step_values(const SgdStep& s);
+OptimizerStepValues optimizer_step_values(const AdamWStep& s);
+
 // clip_scale: device float (e.g. &norm_scale[1] from optimizer_grad_norm) or null for 1.
-void optimizer_sgd_step(const OptimizerTable& t, const SgdStep& s, const float* clip_scale, cudaStream_t stream);
+// per_step: device OptimizerStepValues, or null to use the step's own lr (and step count).
+void optimizer_sgd_step(const OptimizerTable& t, const SgdStep& s, const float* clip_scale, cudaStream_t stream,
+                        const OptimizerStepValues* per_step = nullptr);
 void optimizer_adamw_step(const OptimizerTable& t, const AdamWStep& s, const float* clip_scale,
-                          cudaStream_t stream);
+                          cudaStream_t stream, const OptimizerStepValues* per_step = nullptr);
 
 }  // namespace slimssl::kernels

@@ -30,7 +30,34 @@ __global__ void __launch_bounds__(kBlock) uniform_kernel(int64_t n, OffsetCalc<1
   }
 }
 
+// inverse[] holds the swap partners until the swaps are done, then the inverse.
+__global__ void __launch_bounds__(kBlock) permutation_kernel(int64_t n, uint64_t seed, const int64_t* counter,
+                                                             uint32_t tag, int64_t* order, int64_t* inverse) {
+  const uint64_t c = static_cast<uint64_t>(*counter);
+  const uint32_t low = static_cast<uint32_t>(c), high = static_cast<uint32_t>(c >> 32);
+  for (int64_t k = threadIdx.x; k < n; k += blockDim.x) {
+    order[k] = k;
+    const int64_t i = n - 1 - k;  // draw k decides the swap at position i
+    if (i > 0) inverse[i] = shuffle_partner(stream_word(seed, low, high, tag, static_cast<uint32_t>(k)), i);
+  }
+  __syncthreads();
+  if (threadIdx.x == 0)
+    for (int64_t i = n - 1; i > 0; --i) {
+      const int64_t j = inverse[i], t = order[i];
+      order[i] = order[j], order[j] = t;
+    }
+  __syncthreads();
+  for (int64_t k = threadIdx.x; k < n; k += blockDim.x) inverse[order[k]] = k;
+}
+
 }  // namespace
+
+void random_permutation(int64_t n, uint64_t seed, const int64_t* counter, uint32_t tag, int64_t* order,
+                        int64_t* inverse, cudaStream_t stream) {
+  SLIMSSL_CHECK(n >= 0 && n < (int64_t(1) << 31), "cuda random_permutation: n = ", n, " must be in [0, 2^31)");
+  if (n == 0) return;
+  permutation_kernel<<<1, kBlock, 0, stream>>>(n, seed, counter, tag, order, inverse);
+}
 
 void uniform(DType type, const Strided& out, uint64_t seed, uint64_t counter, cudaStream_t stream) {
   IterShape<1> it(out.rank, out.shape);

@@ -137,7 +137,8 @@ Tensor BatchNorm::forward(const Tensor& x, int) {
                 shape_str(x.shape()), " should have ", channels_, " channels");
   if (is_training() && grad_enabled()) {
     NoGradGuard ng;
-    num_batches_tracked.fill_(num_batches_tracked.item() + 1);
+    // Counted on the device (no read-back inside a step): int64 -> float64 + 1 -> int64.
+    num_batches_tracked.copy_(add(num_batches_tracked.to(DType::F64), 1.0));
   }
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_, eps_);
 }

@@ -31,16 +31,9 @@ using namespace slimssl::train;
 namespace {
 
 TrainConfig step_config(const std::string& framework, bool amp) {
-  TrainConfig c = testing::tiny_config(framework);
-  c.image_size = 8;  // small: the emulated device runs one OS thread per CUDA thread
-  c.batch_size = 8;
+  TrainConfig c = testing::device_step_config(framework, amp);
   c.queue_size = 16;
-  c.head_dim = 16;
-  c.head_hidden = 32;
   c.slim_start_epoch = 0;  // every width and the distillation from the first step
-  c.distill = true;
-  c.amp = amp;
-  c.channels_last = true;
   return c;
 }
 

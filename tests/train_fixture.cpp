@@ -95,4 +95,16 @@ train::TrainConfig tiny_config(const std::string& framework) {
   return c;
 }
 
+train::TrainConfig device_step_config(const std::string& framework, bool amp) {
+  train::TrainConfig c = tiny_config(framework);
+  c.image_size = 8;
+  c.batch_size = 8;
+  c.head_dim = 16;
+  c.head_hidden = 32;
+  c.distill = true;
+  c.amp = amp;
+  c.channels_last = true;
+  return c;
+}
+
 }  // namespace slimssl::testing

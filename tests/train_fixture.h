@@ -10,6 +10,9 @@ namespace slimssl::testing {
 const std::string& stripes_dataset();
 // A small, fast config on that data: resnet20_cifar at widths {1.0, 0.5}, 16 px views.
 train::TrainConfig tiny_config(const std::string& framework);
+// tiny_config shrunk for whole steps on the emulated device (one OS thread per CUDA thread):
+// 8 px views, batch 8, a small head, distillation on, the given precision, channels-last.
+train::TrainConfig device_step_config(const std::string& framework, bool amp);
 // A fresh empty directory under the system temp dir.
 std::string fresh_dir(const std::string& name);
 // Trains `c` quietly into fresh_dir(name); returns the run directory.

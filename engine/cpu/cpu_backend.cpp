@@ -61,4 +61,20 @@ void CpuBackend::uniform(const Tensor& out, uint64_t seed, uint64_t counter) {
   SLIMSSL_DISPATCH_FLOAT_BF16(out.dtype(), "uniform", [&] { uniform_fill<scalar_t>(out, seed, counter); });
 }
 
+// The reference: base/rng.h's host shuffle.
+void CpuBackend::permutation(const Tensor& order, const Tensor& inverse, uint64_t seed, const Tensor& counter,
+                             uint32_t tag) {
+  SLIMSSL_CHECK(order.dtype() == DType::I64 && inverse.dtype() == DType::I64 && counter.dtype() == DType::I64 &&
+                    order.dim() == 1 && inverse.shape() == order.shape() && order.is_contiguous() &&
+                    inverse.is_contiguous() && counter.numel() == 1,
+                "permutation: order and inverse must be contiguous int64 [n], counter one int64");
+  const uint64_t c = static_cast<uint64_t>(counter.data<int64_t>()[0]);
+  const int64_t n = order.size(0);
+  const std::vector<int64_t> p =
+      random_permutation(n, RandomStream(seed, static_cast<uint32_t>(c), static_cast<uint32_t>(c >> 32), tag));
+  int64_t* o = order.data<int64_t>();
+  int64_t* inv = inverse.data<int64_t>();
+  for (int64_t i = 0; i < n; ++i) o[i] = p[i], inv[p[i]] = i;
+}
+
 }  // namespace slimssl::cpu

@@ -39,6 +39,8 @@ class CudaBackend final : public Backend {
   void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) override;
   bool index_in_range(const Tensor& index, int64_t limit) override;
   void uniform(const Tensor& out, uint64_t seed, uint64_t counter) override;
+  void permutation(const Tensor& order, const Tensor& inverse, uint64_t seed, const Tensor& counter,
+                   uint32_t tag) override;
 
  private:
   CudaContext ctx_;

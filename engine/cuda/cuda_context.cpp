@@ -24,6 +24,7 @@ CudaContext::~CudaContext() {
   kernels::dnn_destroy(dnn_);
   if (blas_workspace_) kernels::device_free(blas_workspace_, device_);
   if (workspace_) kernels::device_free(workspace_, device_);
+  for (void* p : retired_) kernels::device_free(p, device_);
   for (Staging& s : staging_) {
     if (s.done) cudaEventDestroy(s.done);
     kernels::host_pinned_free(s.host);
@@ -48,8 +49,10 @@ kernels::DnnHandle CudaContext::dnn() {
 
 void* CudaContext::workspace(size_t bytes) {
   if (bytes <= workspace_bytes_) return workspace_;
+  refuse_while_capturing("growing the workspace");
   synchronize();
-  if (workspace_) kernels::device_free(workspace_, device_);
+  if (workspace_ && graphs_ > 0) retired_.push_back(workspace_);
+  else if (workspace_) kernels::device_free(workspace_, device_);
   workspace_ = kernels::device_alloc(bytes, device_);
   workspace_bytes_ = bytes;
   return workspace_;
@@ -68,7 +71,42 @@ std::vector<void*> CudaContext::workspaces(std::initializer_list<size_t> bytes) 
   return parts;
 }
 
-void CudaContext::synchronize() { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
+void CudaContext::synchronize() {
+  refuse_while_capturing("synchronizing");
+  check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+}
+
+void CudaContext::refuse_while_capturing(const char* what) const {
+  if (capturing_) fail("CUDA graph capture: ", what, " is not possible while a step is being captured");
+}
+
+void CudaContext::begin_capture() {
+  SLIMSSL_CHECK(!capturing_, "CUDA graph capture: a capture is already running");
+  // Relaxed: the caching allocator may call cudaMalloc while the capture runs.
+  check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+  capturing_ = true;
+}
+
+cudaGraph_t CudaContext::end_capture() {
+  SLIMSSL_CHECK(capturing_, "CUDA graph capture: no capture is running");
+  capturing_ = false;
+  cudaGraph_t graph = nullptr;
+  const cudaError_t e = cudaStreamEndCapture(stream_, &graph);
+  if (e != cudaSuccess || !graph) {
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError();  // clear the sticky capture error, the stream works on
+    check(e != cudaSuccess ? e : cudaErrorStreamCaptureInvalidated, "cudaStreamEndCapture");
+  }
+  return graph;
+}
+
+void CudaContext::graph_destroyed() {
+  if (--graphs_ > 0) return;
+  if (retired_.empty()) return;
+  synchronize();
+  for (void* p : retired_) kernels::device_free(p, device_);
+  retired_.clear();
+}
 
 CudaContext::Staging& CudaContext::staging(int i) {
   Staging& s = staging_[i];
@@ -81,6 +119,7 @@ CudaContext::Staging& CudaContext::staging(int i) {
 }
 
 void CudaContext::upload(void* dst, const void* src, size_t nbytes) {
+  refuse_while_capturing("a copy from the host");
   std::lock_guard<std::mutex> lock(mu_);
   for (size_t off = 0, i = 0; off < nbytes; off += kStagingBytes, i ^= 1) {
     const size_t n = std::min(kStagingBytes, nbytes - off);
@@ -93,6 +132,7 @@ void CudaContext::upload(void* dst, const void* src, size_t nbytes) {
 }
 
 void CudaContext::download(void* dst, const void* src, size_t nbytes) {
+  refuse_while_capturing("a read-back to the host");
   std::lock_guard<std::mutex> lock(mu_);
   // Two chunks in flight: queue chunk j + 1 before copying chunk j out of its staging buffer.
   auto queue = [&](size_t j) {

@@ -47,6 +47,18 @@ class CudaContext {
   std::vector<void*> workspaces(std::initializer_list<size_t> bytes);
   void synchronize();
 
+  // CUDA graphs (engine/device_graph.h). While a capture runs, work queued on stream() is recorded,
+  // not run; what cannot be recorded (synchronizing, host copies, growing the workspace) throws,
+  // which fails the capture. end_capture() returns the graph, or throws when the capture failed
+  // (the stream is out of capture mode either way).
+  void begin_capture();
+  cudaGraph_t end_capture();
+  bool capturing() const { return capturing_; }
+  // Graphs alive on this context hold the workspace they were captured with: a workspace that
+  // grows meanwhile keeps its old block until the last graph goes.
+  void graph_created() { ++graphs_; }
+  void graph_destroyed();
+
   // Host -> device without waiting for the device: `src` (any host memory) is copied into a
   // pinned staging buffer, from which the device copy is queued on stream(); `src` may be reused
   // as soon as this returns. Large copies go in chunks through two staging buffers, so the host
@@ -73,6 +85,10 @@ class CudaContext {
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
   std::array<Staging, 2> staging_{};
+  bool capturing_ = false;
+  int graphs_ = 0;
+  std::vector<void*> retired_;  // workspaces replaced while graphs were alive
+  void refuse_while_capturing(const char* what) const;
 };
 
 }  // namespace slimssl::cuda

@@ -75,6 +75,11 @@ void for_each_field(C& c, F&& f) {
     "master weights (norms and losses stay float32); no effect on the CPU", none);
   f("channels_last", c.channels_last, "on a GPU: activations in channels-last (NHWC) memory, the layout "
     "tensor-core convolutions want; no effect on the CPU", none);
+  f("cuda_graph", c.cuda_graph, "on a GPU: after cuda_graph_warmup eager steps the whole step is captured "
+    "as one CUDA graph and replayed (falls back to eager steps, with a warning, when capture fails); no "
+    "effect on the CPU", none);
+  f("cuda_graph_warmup", c.cuda_graph_warmup, "eager steps of one shape before the CUDA graph is captured, >= 1",
+    none);
   f("log_every", c.log_every, "steps between progress lines within an epoch, >= 1", none);
   f("checkpoint_every", c.checkpoint_every, "steps between checkpoints (one is also saved at the end), >= 1",
     none);
@@ -261,6 +266,7 @@ void validate(const TrainConfig& c) {
   need(c.head_dim > 0, "head_dim", "must be > 0");
   need(c.train_subset >= 0, "train_subset", "must be >= 0");
   need(c.log_every >= 1, "log_every", "must be >= 1");
+  need(c.cuda_graph_warmup >= 1, "cuda_graph_warmup", "must be >= 1");
   need(c.checkpoint_every >= 1, "checkpoint_every", "must be >= 1");
   need(c.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1");
   need(c.knn_k >= 1, "knn_k", "must be >= 1");

@@ -57,6 +57,8 @@ struct TrainConfig {
   int64_t threads = 0;
   bool amp = true;            // GPU only: bf16 autocast for conv/linear
   bool channels_last = true;  // GPU only: NHWC activations
+  bool cuda_graph = true;     // GPU only: replay the step as one CUDA graph after warm-up
+  int64_t cuda_graph_warmup = 3;  // eager steps of one shape before the capture
   int64_t log_every = 20;        // steps between progress lines within an epoch
   int64_t checkpoint_every = 200;  // steps
   int64_t keep_checkpoints = 3;

@@ -55,4 +55,9 @@ void Encoder::ema_from(const Encoder& other, double m) {
   for (auto& [d, s] : match(named_parameters(), other.named_parameters())) d.mul_(m).add_(s, 1.0 - m);
 }
 
+void Encoder::ema_from(const Encoder& other, const Tensor& m, const Tensor& one_minus_m) {
+  NoGradGuard ng;
+  for (auto& [d, s] : match(named_parameters(), other.named_parameters())) d.copy_(add(mul(d, m), mul(s, one_minus_m)));
+}
+
 }  // namespace slimssl::train

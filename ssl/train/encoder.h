@@ -18,6 +18,9 @@ class Encoder : public models::Layer {
   void copy_from(const Encoder& other);
   // this = m * this + (1 - m) * other, parameters only (the key encoder's EMA).
   void ema_from(const Encoder& other, double m);
+  // The same with the momentum m and 1 - m as float32 scalar tensors on the device (read there:
+  // StepScalars), so the launches do not change when the momentum does.
+  void ema_from(const Encoder& other, const Tensor& m, const Tensor& one_minus_m);
 
   std::shared_ptr<models::Backbone> backbone;
   std::shared_ptr<models::ProjectionHead> projector, predictor;

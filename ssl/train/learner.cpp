@@ -47,26 +47,29 @@ Tensor Learner::embed(const Tensor& head_out) const {
   return normalize(head_out.to(DType::F32), 1);
 }
 
+namespace {
+constexpr uint32_t key_permutation_tag(uint32_t view) { return 0x53480000u | view; }
+}  // namespace
+
 std::vector<int64_t> Learner::key_permutation(int64_t n, int64_t step, uint32_t view) const {
-  return random_permutation(
-      n, RandomStream(cfg_.seed, static_cast<uint32_t>(step), static_cast<uint32_t>(step >> 32), 0x53480000u | view));
+  return random_permutation(n, RandomStream(cfg_.seed, static_cast<uint32_t>(step), static_cast<uint32_t>(step >> 32),
+                                            key_permutation_tag(view)));
 }
 
-Tensor Learner::key_embeddings(const Tensor& x, int64_t step, uint32_t view) {
+Tensor Learner::key_embeddings(const Tensor& x, uint32_t view) {
   NoGradGuard ng;
   int64_t n = x.size(0), groups = std::min<int64_t>(cfg_.shuffle_bn_groups, n);
   // Shuffle, run BN over each sub-batch separately, unshuffle: a key's BN statistics then come
   // from a different set of images than its query's, which is what MoCo's multi-GPU shuffle BN
-  // achieves (without it the batch statistics leak which sample is the positive).
-  std::vector<int64_t> perm = key_permutation(n, step, view);
-  std::vector<int64_t> inverse(n);
-  for (int64_t i = 0; i < n; ++i) inverse[perm[i]] = i;
-  Tensor shuffled = index_select(x, 0, Tensor::from_vector(perm, {n}, x.device()));
+  // achieves (without it the batch statistics leak which sample is the positive). The order is
+  // key_permutation(n, step, view), drawn on x's device from the step counter there.
+  Permutation perm = random_permutation(n, cfg_.seed, step_counter(x.device()), key_permutation_tag(view));
+  Tensor shuffled = permute_rows(x, perm.order);
   std::vector<Tensor> parts;
   int64_t chunk = (n + groups - 1) / groups;
   for (int64_t s = 0; s < n; s += chunk)
     parts.push_back(key_->forward(shuffled.narrow(0, s, std::min(chunk, n - s)), 0));
-  Tensor k = index_select(concat(parts, 0), 0, Tensor::from_vector(inverse, {n}, x.device()));
+  Tensor k = permute_rows(concat(parts, 0), perm.inverse);
   return embed(k);
 }
 
@@ -78,6 +81,11 @@ Tensor as_kl(const Tensor& kd, const ContrastiveProblem& p, Tensor& entropy) {
   return sub(kd.detach(), entropy);
 }
 }  // namespace
+
+Tensor& Learner::step_counter(Device d) {
+  if (!step_counter_.defined() || step_counter_.device() != d) step_counter_ = Tensor::zeros({}, DType::I64, d);
+  return step_counter_;
+}
 
 StepLoss Learner::combine(const std::vector<Tensor>& nce, const std::vector<Tensor>& kd,
                           const std::vector<Tensor>& kl, const std::vector<bool>& active) {
@@ -150,8 +158,8 @@ ContrastiveProblem Learner::problem(ContrastKind kind, const Tensor& q, const Te
   return p;
 }
 
-StepLoss Learner::moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step) {
-  Tensor k = key_embeddings(v2, step, 0);
+StepLoss Learner::moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active) {
+  Tensor k = key_embeddings(v2, 0);
   pending_keys_ = k;
   size_t n = active.size();
   std::vector<Tensor> nce(n), kd(n), kl(n);
@@ -168,8 +176,8 @@ StepLoss Learner::moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<
   return combine(nce, kd, kl, active);
 }
 
-StepLoss Learner::moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step) {
-  Tensor k1 = key_embeddings(v1, step, 0), k2 = key_embeddings(v2, step, 1);
+StepLoss Learner::moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active) {
+  Tensor k1 = key_embeddings(v1, 0), k2 = key_embeddings(v2, 1);
   size_t n = active.size();
   std::vector<Tensor> nce(n), kd(n), kl(n);
   Tensor teacher1, teacher2, entropy1, entropy2;
@@ -216,19 +224,56 @@ StepLoss Learner::compute_loss(const Tensor& view1, const Tensor& view2, double 
   query_->train();
   if (key_) key_->train();
   auto active = active_widths(epoch);
-  if (cfg_.framework == "mocov2") return moco_v2(view1, view2, active, step);
-  if (cfg_.framework == "mocov3") return moco_v3(view1, view2, active, step);
+  // The step number as the key permutations read it: in the step scalars (prepare_step), else
+  // written by a fill kernel.
+  if (key_ && !scalars_) step_counter(view1.device()).fill_(static_cast<double>(step));
+  if (cfg_.framework == "mocov2") return moco_v2(view1, view2, active);
+  if (cfg_.framework == "mocov3") return moco_v3(view1, view2, active);
   return simclr(view1, view2, active);
 }
 
+void Learner::use_step_scalars(StepScalars* scalars) {
+  scalars_ = scalars;
+  if (!scalars_) {
+    step_counter_ = momentum_ = one_minus_momentum_ = queue_block_ = Tensor();
+    return;
+  }
+  counter_at_ = scalars_->reserve(8);
+  momentum_at_ = scalars_->reserve(8, 4);
+  queue_block_at_ = scalars_->reserve(8);
+  step_counter_ = scalars_->scalar(counter_at_, DType::I64);
+  momentum_ = scalars_->scalar(momentum_at_, DType::F32);
+  one_minus_momentum_ = scalars_->scalar(momentum_at_ + 4, DType::F32);
+  queue_block_ = scalars_->scalar(queue_block_at_, DType::I64);
+}
+
+void Learner::prepare_step(int64_t step, double progress, int64_t batch) {
+  if (!scalars_) return;
+  const double m = key_momentum(progress);
+  scalars_->set(counter_at_, step);
+  scalars_->set(momentum_at_, static_cast<float>(m));
+  scalars_->set(momentum_at_ + 4, static_cast<float>(1.0 - m));
+  SLIMSSL_CHECK(batch > 0 && queue_ptr_ % batch == 0, "learner: the queue position ", queue_ptr_,
+                " is not a multiple of the batch ", batch);
+  scalars_->set(queue_block_at_, queue_ptr_ / batch);
+}
+
+void Learner::advance_queue(int64_t batch) {
+  if (queue_.defined()) queue_ptr_ = (queue_ptr_ + batch) % queue_.size(0);
+}
+
 void Learner::after_step(double progress) {
-  if (key_) key_->ema_from(*query_, key_momentum(progress));
+  if (key_) {
+    if (scalars_) key_->ema_from(*query_, momentum_, one_minus_momentum_);
+    else key_->ema_from(*query_, key_momentum(progress));
+  }
   if (queue_.defined() && pending_keys_.defined()) {
     NoGradGuard ng;
     int64_t n = pending_keys_.size(0), k = queue_.size(0);
     // queue_size is a multiple of the batch (validated), so a batch never wraps.
-    queue_.narrow(0, queue_ptr_, n).copy_(pending_keys_);
-    queue_ptr_ = (queue_ptr_ + n) % k;
+    if (scalars_) write_block(queue_.view({k / n, n, queue_.size(1)}), queue_block_, pending_keys_);
+    else queue_.narrow(0, queue_ptr_, n).copy_(pending_keys_);
+    advance_queue(n);
     pending_keys_ = Tensor();
   }
 }

@@ -7,6 +7,7 @@
 // Before slim_start_epoch only the full width trains (slow start) with weight 1.
 #pragma once
 #include <memory>
+#include "engine/step_scalars.h"
 #include "ssl/train/config.h"
 #include "engine/fused_infonce.h"
 #include "ssl/train/encoder.h"
@@ -55,10 +56,20 @@ class Learner {
   // After the optimizer step: EMA update of the key encoder (momentum at `progress` in [0, 1])
   // and, for MoCo v2, enqueueing the keys of the step.
   void after_step(double progress);
+  // On a GPU: the values of a step that change from step to step (the step number the key
+  // permutations are drawn from, the key encoder's momentum, the queue's write position) are
+  // read from slots of `scalars` reserved here; prepare_step() writes them into its host image,
+  // which the caller uploads before the step. The step's launches are then the same on every
+  // step (a captured CUDA graph replays them). Null: taken from the host per launch.
+  void use_step_scalars(StepScalars* scalars);
+  // The values of the step `step` (compute_loss, then after_step(progress)) on a batch of
+  // `batch` samples, into the scalars' host image. No-op without scalars.
+  void prepare_step(int64_t step, double progress, int64_t batch);
   double key_momentum(double progress) const;
   // The order in which the key encoder sees the batch at `step` for key view `view` (0, or 1 for
   // MoCo v3's second view): position i holds sample perm[i]; its BN sub-batches are consecutive
-  // runs of this order. A function of (seed, step, view) only.
+  // runs of this order. A function of (seed, step, view) only. The step draws it on its device
+  // (random_permutation of engine/ops.h, the same numbers); this is the host reference.
   std::vector<int64_t> key_permutation(int64_t n, int64_t step, uint32_t view) const;
 
   // Tensors that make up the learner's state in a checkpoint: query, key, queue.
@@ -66,6 +77,9 @@ class Learner {
   void load_state(const std::vector<std::pair<std::string, Tensor>>& named);
   int64_t queue_ptr() const { return queue_ptr_; }
   void set_queue_ptr(int64_t p) { queue_ptr_ = p; }
+  // The host's record of a step's enqueue of `batch` keys (after_step does it; a replayed CUDA
+  // graph of the step does not run after_step on the host).
+  void advance_queue(int64_t batch);
 
   // Moves the encoders and the queue to `device` (tensors keep their identity).
   void to(Device device);
@@ -75,14 +89,16 @@ class Learner {
   const TrainConfig& config() const { return cfg_; }
 
  private:
-  Tensor key_embeddings(const Tensor& x, int64_t step, uint32_t view);  // normalized full-width keys, shuffled BN
+  Tensor key_embeddings(const Tensor& x, uint32_t view);  // normalized full-width keys, shuffled BN
   Tensor embed(const Tensor& head_out) const;  // L2-normalized float32 embeddings
   // A contrastive problem of the config's temperature, with distillation from teacher_q when
   // defined and the config distills.
   ContrastiveProblem problem(ContrastKind kind, const Tensor& q, const Tensor& keys, const Tensor& pos,
                              const Tensor& teacher_q) const;
-  StepLoss moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step);
-  StepLoss moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active, int64_t step);
+  StepLoss moco_v2(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active);
+  StepLoss moco_v3(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active);
+  // The step number (int64 scalar) on `d`, from which the key permutations are drawn there.
+  Tensor& step_counter(Device d);
   StepLoss simclr(const Tensor& v1, const Tensor& v2, const std::vector<bool>& active);
   // Combines per-width InfoNCE / KD terms into the weighted total.
   StepLoss combine(const std::vector<Tensor>& nce, const std::vector<Tensor>& kd, const std::vector<Tensor>& kl,
@@ -94,6 +110,12 @@ class Learner {
   Tensor queue_;        // [K, D], MoCo v2
   int64_t queue_ptr_ = 0;
   Tensor pending_keys_;  // keys of the current step, enqueued in after_step()
+  Tensor step_counter_;
+  // The slots of use_step_scalars (undefined without): momentum m and 1 - m (float32), the
+  // queue's block to write (int64, queue_ptr_ / batch).
+  StepScalars* scalars_ = nullptr;
+  size_t counter_at_ = 0, momentum_at_ = 0, queue_block_at_ = 0;
+  Tensor momentum_, one_minus_momentum_, queue_block_;
 };
 
 }  // namespace slimssl::train

@@ -56,6 +56,13 @@ class Optimizer {
   std::string state_key_from_position(const std::string& key) const;
   // Bytes of the state once every parameter has stepped (checkpoint size estimates).
   int64_t full_state_bytes() const;
+  // CUDA: the fused step reads its learning rate (and AdamW's step count) from `scalars` at an
+  // offset reserved here, written by prepare_step() into the host image that the caller uploads
+  // before the step; the launch's arguments are then the same on every step (a captured CUDA
+  // graph replays them). Null: from step()'s arguments. The CPU path ignores it.
+  void use_step_scalars(StepScalars* scalars);
+  // Writes into the scalars' host image the values of the next step(lr).
+  void prepare_step(double lr);
   int64_t steps() const { return steps_; }
   void set_steps(int64_t s) { steps_ = s; }
   const OptimizerConfig& config() const { return cfg_; }
@@ -70,6 +77,10 @@ class Optimizer {
   std::unique_ptr<FlatParameters> flat_;
   std::unique_ptr<FusedOptimizer> fused_;
   void step_fused(double lr);
+  FusedSgd sgd_args(double lr, bool first) const;
+  FusedAdamW adamw_args(double lr, int64_t step, bool first) const;
+  StepScalars* scalars_ = nullptr;
+  size_t scalars_at_ = 0;
 };
 
 // Learning-rate schedules as functions of the (fractional) epoch.

@@ -40,16 +40,35 @@ void Optimizer::step_fused(double lr) {
   // resumed run (steps_ > 0, state loaded) continues from its buffers.
   const bool first = steps_ == 0;
   ++steps_;
-  if (cfg_.kind == OptimizerKind::AdamW) {
-    FusedAdamW a;
-    a.lr = lr, a.beta1 = cfg_.beta1, a.beta2 = cfg_.beta2, a.eps = cfg_.adam_eps, a.step = steps_, a.first_step = first;
-    fused_->adamw(a, cfg_.grad_clip);
-  } else {
-    FusedSgd s;
-    s.lr = lr, s.momentum = cfg_.momentum, s.nesterov = cfg_.nesterov, s.first_step = first;
-    s.lars = cfg_.kind == OptimizerKind::LARS, s.lars_eta = cfg_.lars_eta;
-    fused_->sgd(s, cfg_.grad_clip);
-  }
+  const void* per_step = scalars_ ? scalars_->device_address(scalars_at_) : nullptr;
+  if (cfg_.kind == OptimizerKind::AdamW) fused_->adamw(adamw_args(lr, steps_, first), cfg_.grad_clip, per_step);
+  else fused_->sgd(sgd_args(lr, first), cfg_.grad_clip, per_step);
+}
+
+FusedSgd Optimizer::sgd_args(double lr, bool first) const {
+  FusedSgd s;
+  s.lr = lr, s.momentum = cfg_.momentum, s.nesterov = cfg_.nesterov, s.first_step = first;
+  s.lars = cfg_.kind == OptimizerKind::LARS, s.lars_eta = cfg_.lars_eta;
+  return s;
+}
+
+FusedAdamW Optimizer::adamw_args(double lr, int64_t step, bool first) const {
+  FusedAdamW a;
+  a.lr = lr, a.beta1 = cfg_.beta1, a.beta2 = cfg_.beta2, a.eps = cfg_.adam_eps, a.step = step, a.first_step = first;
+  return a;
+}
+
+void Optimizer::use_step_scalars(StepScalars* scalars) {
+  scalars_ = scalars;
+  if (scalars_) scalars_at_ = FusedOptimizer::reserve_step_values(*scalars_);
+}
+
+void Optimizer::prepare_step(double lr) {
+  if (!scalars_) return;
+  const bool first = steps_ == 0;  // as step_fused will see it
+  if (cfg_.kind == OptimizerKind::AdamW)
+    FusedOptimizer::write_step_values(*scalars_, scalars_at_, adamw_args(lr, steps_ + 1, first));
+  else FusedOptimizer::write_step_values(*scalars_, scalars_at_, sgd_args(lr, first));
 }
 
 }  // namespace slimssl::train

@@ -1,5 +1,7 @@
 #include "ssl/train/train_step.h"
 #include <cmath>
+#include <cstdio>
+#include <sstream>
 #include "engine/autocast.h"
 #include "engine/layout.h"
 #include "ssl/diag/gradient_diagnostics.h"
@@ -34,6 +36,17 @@ TrainStep::TrainStep(Learner& learner, Optimizer& opt, StepClock clock, diag::Gr
     : learner_(learner), opt_(opt), clock_(clock), diagnostics_(diagnostics) {
   SLIMSSL_CHECK(clock.steps_per_epoch > 0 && clock.total_steps > 0, "train step: steps per epoch (",
                 clock.steps_per_epoch, ") and total steps (", clock.total_steps, ") must be positive");
+  if (learner_.device().is_cuda()) {
+    scalars_ = std::make_unique<StepScalars>(learner_.device());
+    learner_.use_step_scalars(scalars_.get());
+    opt_.use_step_scalars(scalars_.get());
+  }
+}
+
+TrainStep::~TrainStep() {
+  if (!scalars_) return;
+  learner_.use_step_scalars(nullptr);
+  opt_.use_step_scalars(nullptr);
 }
 
 data::TwoViewBatch TrainStep::views(const data::Dataset& ds, const std::vector<int64_t>& indices,
@@ -64,24 +77,97 @@ StepResult TrainStep::run(const Tensor& view1, const Tensor& view2, int64_t step
   const TrainConfig& c = learner_.config();
   const double epoch = clock_.epoch(step);
   StepResult r;
-  {
-    // Mixed precision on a GPU (a no-op on the CPU): conv and linear in bfloat16.
-    AutocastGuard amp(c.amp);
-    r.loss = learner_.compute_loss(placed(view1), placed(view2), epoch, step);
-    opt_.zero_grad();
-    if (diagnostics_ && c.diag_every > 0 && (step + 1) % c.diag_every == 0)
-      diagnostics_->backward_and_record(r.loss, step + 1);
-    else r.loss.loss.backward();
-  }
   r.lr = constant_lr_ > 0 ? constant_lr_ : learning_rate(c, epoch);
-  opt_.step(r.lr);
-  learner_.after_step(clock_.progress_after(step));
+  if (scalars_) {  // this step's values, one copy queued before its work
+    learner_.prepare_step(step, clock_.progress_after(step), view1.size(0));
+    opt_.prepare_step(r.lr);
+    scalars_->upload();
+  }
+  const bool diag = diagnostics_ && c.diag_every > 0 && (step + 1) % c.diag_every == 0;
+  const Tensor v1 = placed(view1), v2 = placed(view2);
+  // Diagnostics steps hook into the backward on the host: always eager.
+  if (diag || !graph_step(v1, v2, epoch, step, r.lr, r.loss)) r.loss = device_work(v1, v2, epoch, step, diag, r.lr);
   // The previous step's values are long computed: check them, then ask for this step's.
   settle();
   readback_.request(r.loss.scalars());
   pending_ = r.loss;
   pending_step_ = step;
   return r;
+}
+
+StepLoss TrainStep::device_work(const Tensor& v1, const Tensor& v2, double epoch, int64_t step, bool diag, double lr) {
+  const TrainConfig& c = learner_.config();
+  StepLoss loss;
+  {
+    // Mixed precision on a GPU (a no-op on the CPU): conv and linear in bfloat16.
+    AutocastGuard amp(c.amp);
+    loss = learner_.compute_loss(v1, v2, epoch, step);
+    opt_.zero_grad();
+    if (diag) diagnostics_->backward_and_record(loss, step + 1);
+    else loss.loss.backward();
+  }
+  opt_.step(lr);
+  learner_.after_step(clock_.progress_after(step));
+  return loss;
+}
+
+namespace {
+// What a captured step is specific to: the widths that train and the views' geometry.
+std::string step_shape(const std::vector<bool>& active, const Tensor& v1, const Tensor& v2) {
+  std::ostringstream o;
+  for (bool a : active) o << (a ? '1' : '0');
+  for (const Tensor* v : {&v1, &v2}) o << ' ' << dtype_name(v->dtype()) << shape_str(v->shape()) << shape_str(v->strides());
+  return o.str();
+}
+}  // namespace
+
+bool TrainStep::graph_step(const Tensor& v1, const Tensor& v2, double epoch, int64_t step, double lr, StepLoss& out) {
+  const TrainConfig& c = learner_.config();
+  if (!scalars_ || !c.cuda_graph || graph_off_ || !DeviceGraph::supported(learner_.device())) return false;
+  const std::string shape = step_shape(learner_.active_widths(epoch), v1, v2);
+  if (graph_ && shape != graph_shape_) {  // slow start ended, or another batch shape: recapture
+    graph_.reset();
+    graph_loss_ = StepLoss();
+    graph_in1_ = graph_in2_ = Tensor();
+  }
+  if (graph_) {
+    graph_in1_.copy_(v1);
+    graph_in2_.copy_(v2);
+    graph_->replay();
+    // The host's record of what the replayed step did.
+    opt_.set_steps(opt_.steps() + 1);
+    learner_.advance_queue(v1.size(0));
+    ++graph_replays_;
+    out = graph_loss_;
+    return true;
+  }
+  if (shape != warm_shape_) warm_shape_ = shape, warm_steps_ = 0;
+  if (warm_steps_++ < c.cuda_graph_warmup) return false;
+  // Capture this step (recorded, not run), then replay it: that runs it.
+  graph_in1_ = empty_like_layout(v1);
+  graph_in2_ = empty_like_layout(v2);
+  graph_in1_.copy_(v1);
+  graph_in2_.copy_(v2);
+  const int64_t opt_steps = opt_.steps(), queue_ptr = learner_.queue_ptr();
+  try {
+    graph_ = std::make_unique<DeviceGraph>(learner_.device(), [&] {
+      graph_loss_ = device_work(graph_in1_, graph_in2_, epoch, step, false, lr);
+    });
+  } catch (const std::exception& e) {
+    // Nothing of the step ran on the device; undo what the host recorded and run it eagerly.
+    opt_.set_steps(opt_steps);
+    learner_.set_queue_ptr(queue_ptr);
+    graph_loss_ = StepLoss();
+    graph_in1_ = graph_in2_ = Tensor();
+    graph_off_ = true;
+    std::fprintf(stderr, "warning: CUDA graph capture of the training step failed, running eagerly: %s\n", e.what());
+    return false;
+  }
+  graph_shape_ = shape;
+  graph_->replay();
+  ++graph_replays_;
+  out = graph_loss_;
+  return true;
 }
 
 void TrainStep::settle() {

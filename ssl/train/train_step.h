@@ -5,8 +5,12 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
+#include "engine/device_graph.h"
 #include "engine/readback.h"
+#include "engine/step_scalars.h"
 #include "ssl/data/augment.h"
 #include "ssl/data/augment_presets.h"
 #include "ssl/data/device_views.h"
@@ -49,6 +53,9 @@ class TrainStep {
  public:
   // `diagnostics` (may be null) records every config.diag_every-th step.
   TrainStep(Learner& learner, Optimizer& opt, StepClock clock, diag::GradientDiagnostics* diagnostics = nullptr);
+  ~TrainStep();
+  TrainStep(const TrainStep&) = delete;
+  TrainStep& operator=(const TrainStep&) = delete;
 
   // The two augmented views of the images `indices` of `ds` in epoch `epoch`; every random
   // decision is keyed by (seed, epoch, sample, view), so a resumed run sees the same views. On a
@@ -67,6 +74,10 @@ class TrainStep {
   int64_t latest_step() const { return pending_step_; }
 
   const StepClock& clock() const { return clock_; }
+  // CUDA graph replay (config cuda_graph, on a GPU): whether a captured step is held now, and how
+  // many steps ran as a replay so far.
+  bool graph_captured() const { return graph_ != nullptr; }
+  int64_t graph_replays() const { return graph_replays_; }
   // lr > 0: this constant learning rate instead of the schedule (slimssl diag --lr).
   void set_constant_lr(double lr) { constant_lr_ = lr; }
 
@@ -76,12 +87,29 @@ class TrainStep {
   StepClock clock_;
   diag::GradientDiagnostics* diagnostics_;
   double constant_lr_ = 0;
+  // On a GPU: the values that change from step to step, in device memory (engine/step_scalars.h),
+  // written with one copy before each step; the learner and the optimizer read them there.
+  std::unique_ptr<StepScalars> scalars_;
   ScalarReadback readback_;
   const data::Dataset* uploaded_from_ = nullptr;  // the set device_data_ holds
   data::DeviceDataset device_data_;
   // A view as the step's network takes it: on the learner's device, channels-last on a GPU when
   // the config says so.
   Tensor placed(const Tensor& view) const;
+  // The step's device work: loss, backward (through the diagnostics when `diag`), optimizer,
+  // EMA and queue. Eager, or recorded into the graph.
+  StepLoss device_work(const Tensor& v1, const Tensor& v2, double epoch, int64_t step, bool diag, double lr);
+  // The step as a replay of the graph: captured after cuda_graph_warmup eager steps of the same
+  // shape (active widths, views), recaptured when the shape changes. False when the step is to run
+  // eagerly (warm-up, or capture failed: then graph steps are off for the run, with one warning).
+  bool graph_step(const Tensor& v1, const Tensor& v2, double epoch, int64_t step, double lr, StepLoss& out);
+  std::unique_ptr<DeviceGraph> graph_;
+  Tensor graph_in1_, graph_in2_;  // the graph's inputs (the views are copied in before a replay)
+  StepLoss graph_loss_;           // its outputs (rewritten by every replay)
+  std::string graph_shape_, warm_shape_;  // the shape the graph holds; the shape being warmed up
+  int64_t warm_steps_ = 0;
+  bool graph_off_ = false;
+  int64_t graph_replays_ = 0;
   StepLoss pending_;  // the newest step's loss, values read back by latest()
   int64_t pending_step_ = -1;
   void settle();  // reads back and checks the pending step

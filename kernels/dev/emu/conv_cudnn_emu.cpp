@@ -65,33 +65,39 @@ ConvAlgo conv_algo(DnnHandle h, const ConvProblem&, ConvDir) {
 void conv_forward(DnnHandle h, const ConvProblem& p, const ConvAlgo& a, const void* x, const void* w, void* y,
                   void* workspace) {
   check_call(h, a, workspace);
-  const Strides4 fs = p.filter_strides();
-  std::vector<double> acc(p.y().numel(), 0.0);
-  for_each_term(p, [&](const Index4& xi, const Index4& wi, const Index4& yi) {
-    acc[dense_index(p.y(), yi)] += emu_vendor::load(p.dt, x, p.xs.at(xi)) * emu_vendor::load(p.dt, w, fs.at(wi));
+  emu::run_or_record([=] {
+    const Strides4 fs = p.filter_strides();
+    std::vector<double> acc(p.y().numel(), 0.0);
+    for_each_term(p, [&](const Index4& xi, const Index4& wi, const Index4& yi) {
+      acc[dense_index(p.y(), yi)] += emu_vendor::load(p.dt, x, p.xs.at(xi)) * emu_vendor::load(p.dt, w, fs.at(wi));
+    });
+    write_dense(p.dt, y, p.y(), p.ys, acc);
   });
-  write_dense(p.dt, y, p.y(), p.ys, acc);
 }
 
 void conv_backward_data(DnnHandle h, const ConvProblem& p, const ConvAlgo& a, const void* dy, const void* w, void* dx,
                         void* workspace) {
   check_call(h, a, workspace);
-  const Strides4 fs = p.filter_strides();
-  std::vector<double> acc(p.x.numel(), 0.0);
-  for_each_term(p, [&](const Index4& xi, const Index4& wi, const Index4& yi) {
-    acc[dense_index(p.x, xi)] += emu_vendor::load(p.dt, dy, p.ys.at(yi)) * emu_vendor::load(p.dt, w, fs.at(wi));
+  emu::run_or_record([=] {
+    const Strides4 fs = p.filter_strides();
+    std::vector<double> acc(p.x.numel(), 0.0);
+    for_each_term(p, [&](const Index4& xi, const Index4& wi, const Index4& yi) {
+      acc[dense_index(p.x, xi)] += emu_vendor::load(p.dt, dy, p.ys.at(yi)) * emu_vendor::load(p.dt, w, fs.at(wi));
+    });
+    write_dense(p.dt, dx, p.x, p.xs, acc);
   });
-  write_dense(p.dt, dx, p.x, p.xs, acc);
 }
 
 void conv_backward_filter(DnnHandle h, const ConvProblem& p, const ConvAlgo& a, const void* x, const void* dy,
                           void* dw, void* workspace) {
   check_call(h, a, workspace);
-  std::vector<double> acc(p.filter().numel(), 0.0);
-  for_each_term(p, [&](const Index4& xi, const Index4& wi, const Index4& yi) {
-    acc[dense_index(p.filter(), wi)] += emu_vendor::load(p.dt, x, p.xs.at(xi)) * emu_vendor::load(p.dt, dy, p.ys.at(yi));
+  emu::run_or_record([=] {
+    std::vector<double> acc(p.filter().numel(), 0.0);
+    for_each_term(p, [&](const Index4& xi, const Index4& wi, const Index4& yi) {
+      acc[dense_index(p.filter(), wi)] += emu_vendor::load(p.dt, x, p.xs.at(xi)) * emu_vendor::load(p.dt, dy, p.ys.at(yi));
+    });
+    write_dense(p.dt, dw, p.filter(), p.filter_strides(), acc);
   });
-  write_dense(p.dt, dw, p.filter(), p.filter_strides(), acc);
 }
 
 }  // namespace slimssl::kernels

@@ -15,7 +15,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -81,11 +83,28 @@ inline std::barrier<>* block_barrier = nullptr;
 inline std::vector<std::unique_ptr<Warp>> warps;
 inline unsigned char* dyn_smem = nullptr;
 
-template <class... KA, class... A>
-void launch(void (*kern)(KA...), dim3 grid, dim3 block, size_t smem, void* /*stream*/, A&&... args) {
+// Stream capture (CUDA graphs): while a capture runs, work queued on a stream (kernel launches,
+// asynchronous copies and sets, the emulated cuBLAS and cuDNN calls) is recorded instead of run,
+// arguments by value, as a GPU records it into a graph; launching the graph runs the recording
+// in order. Calls that a GPU cannot capture (synchronizing, synchronous copies) fail while
+// capturing, as they do there. One capture at a time (the engine queues on one stream).
+struct Recording {
+  std::vector<std::function<void()>> work;
+};
+inline Recording* capturing = nullptr;
+
+inline void run_or_record(std::function<void()> work) {
+  if (capturing) capturing->work.push_back(std::move(work));
+  else work();
+}
+// For calls a capture cannot hold: an error (the capture then fails), as on a GPU.
+inline void refuse_while_capturing(const char* what) {
+  if (capturing) throw std::runtime_error(std::string(what) + ": not permitted while a stream is being captured");
+}
+
+template <class... KA>
+void run_launch(void (*kern)(KA...), dim3 grid, dim3 block, size_t smem, const std::tuple<KA...>& targs) {
   const unsigned n = block.x * block.y * block.z;
-  if (block.y != 1 || block.z != 1 || n % 32 != 0 || n > 1024) die("launch: blocks must be 1-D multiples of 32");
-  if (smem > 227 * 1024) die("launch: more than 227 KB of dynamic shared memory");
   gridDim = grid, blockDim = block;
   std::vector<unsigned char> buf(smem + 256);
   dyn_smem = buf.data() + (128 - reinterpret_cast<uintptr_t>(buf.data()) % 128);
@@ -94,7 +113,6 @@ void launch(void (*kern)(KA...), dim3 grid, dim3 block, size_t smem, void* /*str
   for (unsigned w = 0; w < n / 32; ++w) warps.push_back(std::make_unique<Warp>());
   std::barrier<> bar(n);
   block_barrier = &bar;
-  std::tuple<KA...> targs(std::forward<A>(args)...);
   std::vector<std::thread> ts;
   for (unsigned t = 0; t < n; ++t)
     ts.emplace_back([&, t] {
@@ -111,6 +129,15 @@ void launch(void (*kern)(KA...), dim3 grid, dim3 block, size_t smem, void* /*str
     });
   for (auto& th : ts) th.join();
   block_barrier = nullptr;
+}
+
+template <class... KA, class... A>
+void launch(void (*kern)(KA...), dim3 grid, dim3 block, size_t smem, void* /*stream*/, A&&... args) {
+  const unsigned n = block.x * block.y * block.z;
+  if (block.y != 1 || block.z != 1 || n % 32 != 0 || n > 1024) die("launch: blocks must be 1-D multiples of 32");
+  if (smem > 227 * 1024) die("launch: more than 227 KB of dynamic shared memory");
+  std::tuple<KA...> targs(std::forward<A>(args)...);
+  run_or_record([=] { run_launch(kern, grid, block, smem, targs); });
 }
 
 }  // namespace emu

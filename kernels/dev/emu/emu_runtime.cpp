@@ -37,7 +37,10 @@ void device_free(void* p, int) {
   live.erase(it);
   std::free(p);
 }
-void copy_bytes(void* dst, bool, const void* src, bool, size_t n) { std::memcpy(dst, src, n); }
+void copy_bytes(void* dst, bool, const void* src, bool, size_t n) {
+  emu::refuse_while_capturing("copy_bytes (a synchronous copy)");
+  std::memcpy(dst, src, n);
+}
 MemoryStats memory_stats(int) {
   std::lock_guard<std::mutex> l(mu);
   return stats;
@@ -83,31 +86,37 @@ size_t woff(SliceStrides ws, int k, int c, int r, int t) { return k * ws.o + c *
 
 void cudnn_conv_forward(const SlicedConvShape& s, DType act, const void* x, const float* w, SliceStrides ws, void* y,
                         cudaStream_t) {
-  std::vector<float> acc(size_t(s.batch) * s.out_ch * s.out_h() * s.out_w(), 0.f);
-  for_each_term(s, [&](int k, int c, int r, int t, size_t xi, size_t yi) {
-    acc[yi] += load(act, x, xi) * as_act(act, w[woff(ws, k, c, r, t)]);
+  emu::run_or_record([=] {
+    std::vector<float> acc(size_t(s.batch) * s.out_ch * s.out_h() * s.out_w(), 0.f);
+    for_each_term(s, [&](int k, int c, int r, int t, size_t xi, size_t yi) {
+      acc[yi] += load(act, x, xi) * as_act(act, w[woff(ws, k, c, r, t)]);
+    });
+    for (size_t i = 0; i < acc.size(); ++i) put(act, y, i, acc[i]);
   });
-  for (size_t i = 0; i < acc.size(); ++i) put(act, y, i, acc[i]);
 }
 void cudnn_conv_backward_data(const SlicedConvShape& s, DType act, const void* dy, const float* w, SliceStrides ws,
                               void* dx, cudaStream_t) {
-  std::vector<float> acc(size_t(s.batch) * s.in_ch * s.in_h * s.in_w, 0.f);
-  for_each_term(s, [&](int k, int c, int r, int t, size_t xi, size_t yi) {
-    acc[xi] += load(act, dy, yi) * as_act(act, w[woff(ws, k, c, r, t)]);
+  emu::run_or_record([=] {
+    std::vector<float> acc(size_t(s.batch) * s.in_ch * s.in_h * s.in_w, 0.f);
+    for_each_term(s, [&](int k, int c, int r, int t, size_t xi, size_t yi) {
+      acc[xi] += load(act, dy, yi) * as_act(act, w[woff(ws, k, c, r, t)]);
+    });
+    for (size_t i = 0; i < acc.size(); ++i) put(act, dx, i, acc[i]);
   });
-  for (size_t i = 0; i < acc.size(); ++i) put(act, dx, i, acc[i]);
 }
 void cudnn_conv_backward_weight(const SlicedConvShape& s, DType act, const void* x, const void* dy, float* dw,
                                 SliceStrides ws, cudaStream_t) {
-  std::vector<float> acc(size_t(s.out_ch) * s.in_ch * s.kh * s.kw, 0.f);
-  for_each_term(s, [&](int k, int c, int r, int t, size_t xi, size_t yi) {
-    acc[((size_t(k) * s.in_ch + c) * s.kh + r) * s.kw + t] += load(act, dy, yi) * load(act, x, xi);
+  emu::run_or_record([=] {
+    std::vector<float> acc(size_t(s.out_ch) * s.in_ch * s.kh * s.kw, 0.f);
+    for_each_term(s, [&](int k, int c, int r, int t, size_t xi, size_t yi) {
+      acc[((size_t(k) * s.in_ch + c) * s.kh + r) * s.kw + t] += load(act, dy, yi) * load(act, x, xi);
+    });
+    for (int k = 0; k < s.out_ch; ++k)
+      for (int c = 0; c < s.in_ch; ++c)
+        for (int r = 0; r < s.kh; ++r)
+          for (int t = 0; t < s.kw; ++t)
+            dw[woff(ws, k, c, r, t)] += as_act(act, acc[((size_t(k) * s.in_ch + c) * s.kh + r) * s.kw + t]);
   });
-  for (int k = 0; k < s.out_ch; ++k)
-    for (int c = 0; c < s.in_ch; ++c)
-      for (int r = 0; r < s.kh; ++r)
-        for (int t = 0; t < s.kw; ++t)
-          dw[woff(ws, k, c, r, t)] += as_act(act, acc[((size_t(k) * s.in_ch + c) * s.kh + r) * s.kw + t]);
 }
 
 }  // namespace detail

@@ -10,7 +10,7 @@ namespace slimssl::kernels {
 void* host_pinned_alloc(size_t nbytes) { return std::malloc(nbytes ? nbytes : 1); }
 void host_pinned_free(void* ptr) { std::free(ptr); }
 void copy_bytes_async(void* dst, bool, const void* src, bool, size_t nbytes, cudaStream_t) {
-  std::memcpy(dst, src, nbytes);
+  emu::run_or_record([=] { std::memcpy(dst, src, nbytes); });
 }
 
 }  // namespace slimssl::kernels
