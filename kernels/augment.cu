@@ -285,7 +285,7 @@ __global__ void __launch_bounds__(kAugmentThreads)
   int64_t label = -1;
   if (index < 0 || index >= limit) {
     v.height = 0;
-    if (bad_index) *bad_index = 1;  // every writer stores the same value
+    if (bad_index) atomicOr(bad_index, 1);  // any number of threads may flag it: atomically
   } else {
     const AugmentView& view = slot == 0 ? b.view[0] : b.view[1];
     v = augment::sample_view_params(view.pipeline, src.height, src.width, b.seed, b.epoch,

@@ -343,8 +343,10 @@ TEST_CASE("cuda binary ops match the scalar formulas with broadcast and mixed op
           want.push_back(binary_reference(t, c.op, xh[i], yh[i], c.alpha));
           tol.push_back(elementwise_tol(t, want.back(), xh[i], yh[i]));
         }
+        // Structured bindings are copied into the lambdas of this file by name: clang 14 (the
+        // ThreadSanitizer build, scripts/tsan_emulated.sh) cannot capture them.
         check_backends(
-            [&](test::DeviceOperands& ops) {
+            [&, t = t, yt = yt](test::DeviceOperands& ops) {
               Placed x = ops.place(xs, g.shape, t, g.x);
               Placed y = ops.place(ys, g.shape, yt, g.y);
               Placed out = g.in_place ? x : ops.output(g.shape, t, g.out);
@@ -426,7 +428,7 @@ TEST_CASE("cuda reduce_rows sums, maxima, argmaxima and variances match double r
         }
         const DType out_type = op == ReduceOp::ArgMax ? DType::I64 : t;
         check_backends(
-            [&](test::DeviceOperands& ops) {
+            [&, rows = rows, cols = cols](test::DeviceOperands& ops) {
               Placed x = ops.place(values, {rows, cols}, t, xl);
               Placed out = strided_out ? every_other(ops, rows, out_type) : ops.output({rows}, out_type, Layout::Misaligned);
               ops.backend().reduce_rows(op, x.view, out.view, denom);
@@ -465,7 +467,7 @@ TEST_CASE("cuda softmax_rows and log-softmax match double references", "[cuda][c
           }
         }
         check_backends(
-            [&](test::DeviceOperands& ops) {
+            [&, rows = rows, cols = cols](test::DeviceOperands& ops) {
               Placed x = ops.place(values, {rows, cols}, t, xl);
               Placed out = ops.output({rows, cols}, t, ol);
               ops.backend().softmax_rows(x.view, out.view, log);
@@ -648,7 +650,7 @@ TEST_CASE("cuda uniform draws element_uniform's numbers in logical order on any 
         for (int64_t e = 0; e < numel_of(shape); ++e)
           want.push_back(test::as_dtype(t, element_uniform(seed, counter, static_cast<uint64_t>(e))));
         check_backends_exact(
-            [&](test::DeviceOperands& ops) {
+            [&, shape = shape, l = l, seed = seed, counter = counter](test::DeviceOperands& ops) {
               Placed out = ops.output(shape, t, l);
               ops.backend().uniform(out.view, seed, counter);
               return ops.read(out);

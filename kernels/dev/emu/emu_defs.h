@@ -4,8 +4,9 @@
 // a per-warp slot array, and a wmma accumulator is lane-exact: each lane holds and stores only its
 // 8 of the tile's 256 elements (mma.h). It checks what it can: wmma pointer alignment and leading dimensions,
 // dynamic shared-memory limits; shared memory starts poisoned with NaN bytes before every block.
-// Not a timing model, and not a race detector (use compute-sanitizer on a GPU for that).
-// Used by scripts/emulate_kernels.sh only; never part of a real build.
+// Not a timing model. Built under ThreadSanitizer (scripts/tsan_emulated.sh) it reports races
+// between the threads of a block; blocks run one after another, so not races between blocks.
+// Used by the EMULATE build and scripts/emulate_kernels.sh only; never part of a real build.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -160,3 +161,4 @@ T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {
 
 // Atomics act on the host memory that stands in for device memory.
 inline unsigned atomicOr(unsigned* p, unsigned v) { return std::atomic_ref<unsigned>(*p).fetch_or(v); }
+inline int atomicOr(int* p, int v) { return std::atomic_ref<int>(*p).fetch_or(v); }
