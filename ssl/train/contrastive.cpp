@@ -5,10 +5,10 @@
 namespace slimssl::train {
 
 namespace {
-Tensor range_labels(int64_t n, int64_t offset, int64_t modulo) {
+Tensor range_labels(int64_t n, int64_t offset, int64_t modulo, Device device) {
   std::vector<int64_t> v(n);
   for (int64_t i = 0; i < n; ++i) v[i] = (i + offset) % modulo;
-  return Tensor::from_vector(v, {n});
+  return Tensor::from_vector(v, {n}, device);
 }
 }  // namespace
 
@@ -19,25 +19,34 @@ Logits moco_logits(const Tensor& q, const Tensor& k, const Tensor& queue) {
                 " must be [K, ", q.size(1), "]");
   Tensor pos = sum(mul(q, k.detach()), {1}, true);
   Tensor neg = matmul(q, queue.detach().t());
-  return {concat({pos, neg}, 1), Tensor::zeros({q.size(0)}, DType::I64)};
+  return {concat({pos, neg}, 1), Tensor::zeros({q.size(0)}, DType::I64, q.device())};
 }
 
 Logits inbatch_logits(const Tensor& q, const Tensor& k) {
   SLIMSSL_CHECK(q.dim() == 2 && k.dim() == 2 && q.size(1) == k.size(1) && q.size(0) == k.size(0),
                 "inbatch_logits: q ", shape_str(q.shape()), " and k ", shape_str(k.shape()), " must both be [N, D]");
-  return {matmul(q, k.t()), range_labels(q.size(0), 0, q.size(0))};
+  return {matmul(q, k.t()), range_labels(q.size(0), 0, q.size(0), q.device())};
 }
+
+namespace {
+// z = [z1; z2] against itself, self-similarity masked out with a large negative value. Made of
+// device ops only (no host data), so it can run inside a captured CUDA graph.
+Tensor ntxent_similarities(const Tensor& z1, const Tensor& z2) {
+  int64_t n = z1.size(0);
+  Tensor z = concat({z1, z2}, 0);
+  Tensor sim = matmul(z, z.t());
+  // Masking by subtraction keeps the op differentiable; exp(-1e4 / T) underflows to exactly 0.
+  Tensor eye = Tensor::zeros({2 * n, 2 * n}, z1.dtype(), z1.device());
+  eye.as_strided({2 * n}, {2 * n + 1}, 0).fill_(1e4);
+  return sub(sim, eye);
+}
+}  // namespace
 
 Logits ntxent_logits(const Tensor& z1, const Tensor& z2) {
   SLIMSSL_CHECK(z1.dim() == 2 && z1.shape() == z2.shape(), "ntxent_logits: views ", shape_str(z1.shape()), " and ",
                 shape_str(z2.shape()), " must both be [N, D]");
   int64_t n = z1.size(0);
-  Tensor z = concat({z1, z2}, 0);
-  Tensor sim = matmul(z, z.t());
-  // Masking by subtraction keeps the op differentiable; exp(-1e4 / T) underflows to exactly 0.
-  Tensor eye = Tensor::zeros({2 * n, 2 * n}, z1.dtype());
-  eye.as_strided({2 * n}, {2 * n + 1}, 0).fill_(1e4);
-  return {sub(sim, eye), range_labels(2 * n, n, 2 * n)};
+  return {ntxent_similarities(z1, z2), range_labels(2 * n, n, 2 * n, z1.device())};
 }
 
 Tensor info_nce(const Logits& l, double temperature) {
@@ -89,7 +98,8 @@ Tensor teacher_entropy(const ContrastiveProblem& p) {
   };
   Tensor total;
   if (p.kind == ContrastKind::NTXent) {
-    total = row_entropy_sum(problem_logits(p, tq, tk).values);  // 2N x 2N: small
+    const int64_t n = tq.size(0) / 2;
+    total = row_entropy_sum(ntxent_similarities(tq.narrow(0, 0, n), tq.narrow(0, n, n)));  // 2N x 2N: small
   } else {
     // Blocks of rows keep memory flat in the number of keys (the fused loss never holds N x K).
     constexpr int64_t kRows = 128;
