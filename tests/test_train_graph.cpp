@@ -113,12 +113,15 @@ TEST_CASE("train graph: MoCo v2 replayed as a CUDA graph equals eager steps, acr
   compare_with_eager(c, 4, 2);
 }
 
-TEST_CASE("train graph: MoCo v3 replayed as a CUDA graph equals eager steps as the momentum moves",
+TEST_CASE("train graph: MoCo v3 and SimCLR steps are not captured (known defect) and equal eager steps",
           "[cuda][train][graph]") {
   if (!testing::gpu_or_skip()) return;
+  // A captured MoCo v3 step replayed one of its two batch-norm num_batches_tracked increments
+  // (4 instead of 6 after 3 steps; losses, parameters, queue and optimizer state all equal):
+  // until that is found, frameworks with two query forwards per width run eagerly.
   TrainConfig c = graph_config("mocov3", false);
   c.slim_start_epoch = 0;
-  compare_with_eager(c, 3, 2);
+  compare_with_eager(c, 3, 0);
 }
 
 TEST_CASE("train graph: a capture that fails falls back to eager steps with the same result",

@@ -124,6 +124,17 @@ std::string step_shape(const std::vector<bool>& active, const Tensor& v1, const 
 bool TrainStep::graph_step(const Tensor& v1, const Tensor& v2, double epoch, int64_t step, double lr, StepLoss& out) {
   const TrainConfig& c = learner_.config();
   if (!scalars_ || !c.cuda_graph || graph_off_ || !DeviceGraph::supported(learner_.device())) return false;
+  if (c.framework != "mocov2") {
+    // Known defect: a captured step that runs the query encoder twice per width (MoCo v3, SimCLR:
+    // one forward per view) replays one batch-norm num_batches_tracked increment instead of two
+    // (tests/test_train_graph.cpp); everything else matched. Until it is found, those run eagerly.
+    if (!graph_warned_) {
+      std::fprintf(stderr, "warning: cuda_graph: %s steps run eagerly (only MoCo v2 steps are captured for now)\n",
+                   c.framework.c_str());
+      graph_warned_ = true;
+    }
+    return false;
+  }
   const std::string shape = step_shape(learner_.active_widths(epoch), v1, v2);
   if (graph_ && shape != graph_shape_) {  // slow start ended, or another batch shape: recapture
     graph_.reset();

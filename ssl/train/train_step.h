@@ -109,6 +109,7 @@ class TrainStep {
   std::string graph_shape_, warm_shape_;  // the shape the graph holds; the shape being warmed up
   int64_t warm_steps_ = 0;
   bool graph_off_ = false;
+  bool graph_warned_ = false;  // the one line saying this framework is not captured
   int64_t graph_replays_ = 0;
   StepLoss pending_;  // the newest step's loss, values read back by latest()
   int64_t pending_step_ = -1;
