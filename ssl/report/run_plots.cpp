@@ -63,37 +63,34 @@ void mark_slow_start(plot::LineChart& chart, std::optional<double> at, bool from
   chart.legend_outside = true;
 }
 
-plot::LineChart loss_chart(const MetricsLog& log, std::optional<double> slow_start) {
+namespace {
+// A chart of values against the optimizer step, with the end of slow start marked.
+plot::LineChart step_chart(std::string title, std::string ylabel, std::vector<plot::Series> series,
+                           std::optional<double> slow_start) {
   plot::LineChart ch;
-  ch.title = "InfoNCE per width";
+  ch.title = std::move(title);
   ch.xlabel = "step";
-  ch.ylabel = "InfoNCE loss";
-  ch.series = per_width(log.train, false);
+  ch.ylabel = std::move(ylabel);
+  ch.series = std::move(series);
   mark_slow_start(ch, slow_start);
   return ch;
+}
+}  // namespace
+
+plot::LineChart loss_chart(const MetricsLog& log, std::optional<double> slow_start) {
+  return step_chart("InfoNCE per width", "InfoNCE loss", per_width(log.train, false), slow_start);
 }
 
 plot::LineChart distill_chart(const MetricsLog& log, std::optional<double> slow_start) {
-  plot::LineChart ch;
-  ch.title = "Distillation KL per sub-width";
-  ch.xlabel = "step";
-  ch.ylabel = "T_s^2 KL(full width || width)";
-  ch.series = per_width(log.distill, false);
-  mark_slow_start(ch, slow_start);
-  return ch;
+  return step_chart("Distillation KL per sub-width", "T_s^2 KL(full width || width)", per_width(log.distill, false),
+                    slow_start);
 }
 
 plot::LineChart total_loss_chart(const MetricsLog& log, std::optional<double> slow_start) {
-  plot::LineChart ch;
-  ch.title = "Step loss (every width, weighted)";
-  ch.xlabel = "step";
-  ch.ylabel = "loss";
   plot::Series s;
   for (const auto& p : log.total) s.x.push_back(static_cast<double>(p.step)), s.y.push_back(p.values.at("total"));
   s.markers = log.total.size() <= 40;
-  ch.series = {std::move(s)};
-  mark_slow_start(ch, slow_start);
-  return ch;
+  return step_chart("Step loss (every width, weighted)", "loss", {std::move(s)}, slow_start);
 }
 
 plot::LineChart knn_chart(const MetricsLog& log, std::optional<double> slow_start_epoch) {
