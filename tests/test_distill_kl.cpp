@@ -52,7 +52,7 @@ TEST_CASE("distillation as KL: 0 for a student equal to its teacher, the hand-wr
       Tensor kd = train::reference_contrastive_loss(p).select(0, 1);
       const double kl = kd.item() - train::teacher_entropy(p).item();
       // The student's and the teacher's logits, as the reference builds them.
-      auto logits = [&](const Tensor& q) {
+      auto logits = [&, kind = kind](const Tensor& q) {  // clang 14: no capture of a structured binding
         switch (kind) {
           case ContrastKind::MoCo: return train::moco_logits(q, p.pos, p.keys).values;
           case ContrastKind::InBatch: return train::inbatch_logits(q, p.keys).values;
