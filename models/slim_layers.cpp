@@ -137,7 +137,8 @@ Tensor BatchNorm::forward(const Tensor& x, int) {
                 shape_str(x.shape()), " should have ", channels_, " channels");
   if (is_training() && grad_enabled()) {
     NoGradGuard ng;
-    // Counted on the device (no read-back inside a step): int64 -> float64 + 1 -> int64.
+    // Counted where it lives: on the host (Module::to leaves integer buffers there), so a GPU step
+    // spends no kernel and no read-back on it; a replayed CUDA graph has it advanced by TrainStep.
     num_batches_tracked.copy_(add(num_batches_tracked.to(DType::F64), 1.0));
   }
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_, eps_);

@@ -121,20 +121,16 @@ std::string step_shape(const std::vector<bool>& active, const Tensor& v1, const 
 }
 }  // namespace
 
+std::vector<Tensor> TrainStep::host_counters(const Learner& learner) {
+  std::vector<Tensor> out;
+  for (auto& [name, t] : learner.state())
+    if (t.device().is_cpu() && !is_floating(t.dtype()) && t.numel() == 1) out.push_back(t);
+  return out;
+}
+
 bool TrainStep::graph_step(const Tensor& v1, const Tensor& v2, double epoch, int64_t step, double lr, StepLoss& out) {
   const TrainConfig& c = learner_.config();
   if (!scalars_ || !c.cuda_graph || graph_off_ || !DeviceGraph::supported(learner_.device())) return false;
-  if (c.framework != "mocov2") {
-    // Known defect: a captured step that runs the query encoder twice per width (MoCo v3, SimCLR:
-    // one forward per view) replays one batch-norm num_batches_tracked increment instead of two
-    // (tests/test_train_graph.cpp); everything else matched. Until it is found, those run eagerly.
-    if (!graph_warned_) {
-      std::fprintf(stderr, "warning: cuda_graph: %s steps run eagerly (only MoCo v2 steps are captured for now)\n",
-                   c.framework.c_str());
-      graph_warned_ = true;
-    }
-    return false;
-  }
   const std::string shape = step_shape(learner_.active_widths(epoch), v1, v2);
   if (graph_ && shape != graph_shape_) {  // slow start ended, or another batch shape: recapture
     graph_.reset();
@@ -148,6 +144,7 @@ bool TrainStep::graph_step(const Tensor& v1, const Tensor& v2, double epoch, int
     // The host's record of what the replayed step did.
     opt_.set_steps(opt_.steps() + 1);
     learner_.advance_queue(v1.size(0));
+    for (HostCount& h : graph_host_counts_) h.counter.fill_(static_cast<double>(h.counter.item<int64_t>() + h.delta));
     ++graph_replays_;
     out = graph_loss_;
     return true;
@@ -160,6 +157,9 @@ bool TrainStep::graph_step(const Tensor& v1, const Tensor& v2, double epoch, int
   graph_in1_.copy_(v1);
   graph_in2_.copy_(v2);
   const int64_t opt_steps = opt_.steps(), queue_ptr = learner_.queue_ptr();
+  std::vector<Tensor> counters = host_counters(learner_);
+  std::vector<int64_t> before;
+  for (const Tensor& t : counters) before.push_back(t.item<int64_t>());
   try {
     graph_ = std::make_unique<DeviceGraph>(learner_.device(), [&] {
       graph_loss_ = device_work(graph_in1_, graph_in2_, epoch, step, false, lr);
@@ -168,6 +168,7 @@ bool TrainStep::graph_step(const Tensor& v1, const Tensor& v2, double epoch, int
     // Nothing of the step ran on the device; undo what the host recorded and run it eagerly.
     opt_.set_steps(opt_steps);
     learner_.set_queue_ptr(queue_ptr);
+    for (size_t i = 0; i < counters.size(); ++i) counters[i].fill_(static_cast<double>(before[i]));
     graph_loss_ = StepLoss();
     graph_in1_ = graph_in2_ = Tensor();
     graph_off_ = true;
@@ -175,6 +176,9 @@ bool TrainStep::graph_step(const Tensor& v1, const Tensor& v2, double epoch, int
     return false;
   }
   graph_shape_ = shape;
+  graph_host_counts_.clear();
+  for (size_t i = 0; i < counters.size(); ++i)
+    if (const int64_t delta = counters[i].item<int64_t>() - before[i]) graph_host_counts_.push_back({counters[i], delta});
   graph_->replay();
   ++graph_replays_;
   out = graph_loss_;

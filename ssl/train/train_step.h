@@ -109,7 +109,15 @@ class TrainStep {
   std::string graph_shape_, warm_shape_;  // the shape the graph holds; the shape being warmed up
   int64_t warm_steps_ = 0;
   bool graph_off_ = false;
-  bool graph_warned_ = false;  // the one line saying this framework is not captured
+  // The learner's host-resident counters (BatchNorm's num_batches_tracked: Module::to leaves
+  // integer buffers on the host). A capture runs their host updates once, while it records; a
+  // replay runs device work only, so each later replay applies the change the capture made.
+  struct HostCount {
+    Tensor counter;
+    int64_t delta = 0;
+  };
+  std::vector<HostCount> graph_host_counts_;
+  static std::vector<Tensor> host_counters(const Learner& learner);
   int64_t graph_replays_ = 0;
   StepLoss pending_;  // the newest step's loss, values read back by latest()
   int64_t pending_step_ = -1;
