@@ -1,0 +1,28 @@
+// 3x3 stride-1 float32 convolutions by Winograd's F(4x4, 3x3): each 4x4 block of outputs costs
+// 36 multiplies per (input, output) channel pair instead of 144, and the multiplies are 36
+// ordinary gemms (one per tile position) on the CPU backend's blocked gemm. conv.cpp routes the
+// shapes where this beats im2col + gemm here (winograd_pays); the data gradient of a stride-1
+// conv is itself such a convolution, so it comes here through the forward.
+#pragma once
+#include <cstdint>
+
+namespace slimssl::cpu {
+
+// A 3x3, stride-1, undilated, ungrouped convolution.
+struct Winograd3x3 {
+  int64_t N, C, H, W;    // input
+  int64_t O, OH, OW;     // output channels and map (OH = H + 2 * pad_h - 2)
+  int64_t pad_h, pad_w;  // any padding >= 0
+  int64_t sN, sC, sH;    // input strides in elements; unit stride along W
+};
+
+// Whether F(4x4, 3x3) is measured faster than im2col + gemm on this shape (rule in winograd.cpp).
+bool winograd_pays(const Winograd3x3& s);
+
+// y (contiguous [N, O, OH, OW]) = conv(x, w) + bias. w is [O, C*9] with row pitch ldw; bias may be null.
+void winograd_forward(const Winograd3x3& s, const float* x, const float* w, int64_t ldw, const float* bias, float* y);
+
+// dw[o * lddw + c * 9 + k] += the weight gradient, from x and gy (contiguous [N, O, OH, OW]).
+void winograd_backward_weight(const Winograd3x3& s, const float* x, const float* gy, float* dw, int64_t lddw);
+
+}  // namespace slimssl::cpu
