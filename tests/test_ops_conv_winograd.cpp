@@ -21,16 +21,16 @@ struct WinoCase {
   int64_t N, C, H, W, O, pad;
 };
 
-// Odd and even maps (tiles cut by the edge: 7, 9, 5, 1), channel counts that are and are not
+// Odd and even maps (tiles cut by the edge: 7, 9, 11, 3), channel counts that are and are not
 // multiples of the 8 lanes, padding 0, 1, 2 (2: the data gradient of an unpadded conv), batch 1,
 // and batches that span several blocks of images with a short last one (8x8 maps: 32 images a block).
 const std::vector<WinoCase>& wino_cases() {
   static const std::vector<WinoCase> all = {
-      {"16 -> 16, 8x8, pad 1", 3, 16, 8, 8, 16, 1},
-      {"17 -> 19, 7x9, pad 1, batch 1", 1, 17, 7, 9, 19, 1},
-      {"24 -> 20, 11x10, pad 0", 2, 24, 11, 10, 20, 0},
-      {"20 -> 18, 5x6, pad 2", 2, 20, 5, 6, 18, 2},
-      {"32 -> 40, 1x1, pad 1 (one tile, mostly padding)", 3, 32, 1, 1, 40, 1},
+      {"32 -> 32, 8x8, pad 1", 3, 32, 8, 8, 32, 1},
+      {"33 -> 35, 7x9, pad 1, batch 1", 1, 33, 7, 9, 35, 1},
+      {"40 -> 36, 11x10, pad 0", 2, 40, 11, 10, 36, 0},
+      {"36 -> 34, 9x6, pad 2", 2, 36, 9, 6, 34, 2},
+      {"32 -> 40, 3x3, pad 1 (one tile, cut by both edges)", 3, 32, 3, 3, 40, 1},
       {"64 -> 48, 8x8, pad 1, 70 images (3 blocks)", 70, 64, 8, 8, 48, 1},
   };
   return all;
@@ -89,6 +89,7 @@ TEST_CASE("Winograd conv passes agree with float64 within reduction-scaled toler
     INFO(c.name);
     REQUIRE(cpu::winograd_pays(shape_of(c)));
     REQUIRE(cpu::winograd_pays(cpu::data_gradient_shape(shape_of(c))));
+    REQUIRE(cpu::winograd_pays(shape_of(c), true));
     const Conv2dParams p = pad_params(c.pad);
     Tensor x = randu({c.N, c.C, c.H, c.W}, 70), w = randu({c.O, c.C, 3, 3}, 71), b = randu({c.O}, 72);
     Tensor r = randu({c.N, c.O, c.H + 2 * c.pad - 2, c.W + 2 * c.pad - 2}, 73);
@@ -103,16 +104,17 @@ TEST_CASE("Winograd conv passes agree with float64 within reduction-scaled toler
 
 TEST_CASE("Winograd conv reads strided views of the input and a weight slice in place", "[conv][winograd]") {
   // x: a channel and column window of a larger tensor (rows of pitch W + 3, unit stride along
-  // them, which the Winograd path requires); w: 20 of 24 output and 17 of 21 input channels of a
+  // them, which the Winograd path requires); w: 34 of 40 output and 33 of 37 input channels of a
   // parent weight, whose gradient must land only in that region.
-  const WinoCase c{"17 -> 20 of a larger parent, 9x7, pad 1", 3, 17, 9, 7, 20, 1};
+  const WinoCase c{"33 -> 34 of a larger parent, 9x7, pad 1", 3, 33, 9, 7, 34, 1};
   REQUIRE(cpu::winograd_pays(shape_of(c)));
+  REQUIRE(cpu::winograd_pays(shape_of(c), true));
   const Conv2dParams p = pad_params(c.pad);
   Tensor big_x = randu({c.N, c.C + 2, c.H, c.W + 3}, 80, -1, 1, DType::F32);
   Tensor x = big_x.narrow(1, 2, c.C).narrow(3, 1, c.W);
   REQUIRE(x.stride(3) == 1);
   REQUIRE(x.stride(2) == c.W + 3);
-  Tensor parent = randu({24, 21, 3, 3}, 81, -1, 1, DType::F32).set_requires_grad();
+  Tensor parent = randu({40, 37, 3, 3}, 81, -1, 1, DType::F32).set_requires_grad();
   Tensor w = parent.narrow(0, 0, c.O).narrow(1, 0, c.C);
   Tensor b = randu({c.O}, 82, -1, 1, DType::F32), r = randu({c.N, c.O, c.H, c.W}, 83, -1, 1, DType::F32);
 
@@ -124,8 +126,8 @@ TEST_CASE("Winograd conv reads strided views of the input and a weight slice in 
   REQUIRE(g.defined());
   CHECK(max_violation(g.narrow(0, 0, c.O).narrow(1, 0, c.C).to(DType::F64), f64.gw, 0) <= tolerance(c.N * c.H * c.W));
   CHECK(sum(abs(g)).item() == Approx(sum(abs(g.narrow(0, 0, c.O).narrow(1, 0, c.C))).item()));
-  CHECK(sum(abs(g.narrow(0, c.O, 24 - c.O))).item() == 0.0);
-  CHECK(sum(abs(g.narrow(1, c.C, 21 - c.C))).item() == 0.0);
+  CHECK(sum(abs(g.narrow(0, c.O, 40 - c.O))).item() == 0.0);
+  CHECK(sum(abs(g.narrow(1, c.C, 37 - c.C))).item() == 0.0);
 }
 
 TEST_CASE("Winograd conv gradients match float32 finite differences", "[conv][winograd]") {
@@ -151,4 +153,18 @@ TEST_CASE("Winograd conv gradients match float32 finite differences", "[conv][wi
     CHECK(std::abs(fd_x - an_x) <= 1e-5 * scale_x);
     CHECK(std::abs(fd_w - an_w) <= 1e-5 * scale_w);
   }
+}
+
+TEST_CASE("the Winograd path is chosen by channel counts and by how much of the map the tiles cover", "[conv][winograd]") {
+  const auto shape = [](int64_t C, int64_t O, int64_t H) {
+    return cpu::Winograd3x3{8, C, H, H, O, H, H, 1, 1, C * H * H, H * H, H};
+  };
+  CHECK(cpu::winograd_pays(shape(16, 16, 28)));
+  CHECK_FALSE(cpu::winograd_pays(shape(16, 16, 28), true));  // the weight gradient wants 32
+  CHECK(cpu::winograd_pays(shape(32, 64, 28), true));
+  CHECK_FALSE(cpu::winograd_pays(shape(8, 64, 28)));
+  CHECK_FALSE(cpu::winograd_pays(shape(64, 8, 28)));
+  CHECK(cpu::winograd_pays(shape(512, 512, 4)));
+  CHECK_FALSE(cpu::winograd_pays(shape(512, 512, 5)));  // four tiles for 25 outputs
+  CHECK_FALSE(cpu::winograd_pays(shape(512, 512, 2)));
 }

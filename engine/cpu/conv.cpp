@@ -354,7 +354,7 @@ template <class T>
 void conv_backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, int64_t lddw) {
   if constexpr (std::is_same_v<T, float>) {
     Winograd3x3 s;
-    if (winograd_shape<T>(g, s) && winograd_pays(s)) return winograd_backward_weight(s, x, gy, dw, lddw);
+    if (winograd_shape<T>(g, s) && winograd_pays(s, true)) return winograd_backward_weight(s, x, gy, dw, lddw);
   }
   const int64_t nb = images_per_gemm(g), cols = nb * g.P;
   const int64_t tasks = (g.N + nb - 1) / nb * g.G;

@@ -244,7 +244,18 @@ void forward(const Winograd3x3& s, const float* x, const float* w, int64_t ldw, 
 
 }  // namespace
 
-bool winograd_pays(const Winograd3x3& s) { return winograd_enabled() && s.C >= 16 && s.O >= 16; }
+// The rule, from bench_conv on the demo's and ResNet-18's shapes (one thread, GFLOP per CPU-s):
+// - the tiles must cut the multiplies at least in half: 36 per 4x4 tile against 9 per output
+//   (a 5x5 map takes four tiles, 0.64 of im2col's multiplies; 1x1 and 2x2 maps more than it);
+// - at least 16 channels in and out for the forward and data gradient (16 channels at 28 px:
+//   78 against 53; at 8 channels the transforms cost what the gemm saves: 46 against 48);
+// - at least 32 for the weight gradient, which transforms both x and gy (16 channels at 14 px:
+//   37 against 56; 32 channels 70 against 67, at 7 px 75 against 59).
+bool winograd_pays(const Winograd3x3& s, bool weight_gradient) {
+  const int64_t tiles = (s.OH + 3) / 4 * ((s.OW + 3) / 4);
+  const int64_t min_channels = weight_gradient ? 32 : 16;
+  return winograd_enabled() && 2 * tiles * 36 <= s.OH * s.OW * 9 && std::min(s.C, s.O) >= min_channels;
+}
 
 void winograd_forward(const Winograd3x3& s, const float* x, const float* w, int64_t ldw, const float* bias,
                       float* y) {

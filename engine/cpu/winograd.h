@@ -15,8 +15,9 @@ struct Winograd3x3 {
   int64_t sN, sC, sH;    // input strides in elements; unit stride along W
 };
 
-// Whether F(4x4, 3x3) is measured faster than im2col + gemm on this shape (rule in winograd.cpp).
-bool winograd_pays(const Winograd3x3& s);
+// Whether F(4x4, 3x3) is measured faster than im2col + gemm on this shape, for the forward (or
+// a data gradient's shape) or for the weight gradient (rule in winograd.cpp).
+bool winograd_pays(const Winograd3x3& s, bool weight_gradient = false);
 
 // y (contiguous [N, O, OH, OW]) = conv(x, w) + bias. w is [O, C*9] with row pitch ldw; bias may be null.
 void winograd_forward(const Winograd3x3& s, const float* x, const float* w, int64_t ldw, const float* bias, float* y);
