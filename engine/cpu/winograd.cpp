@@ -7,7 +7,7 @@
 //   M [36][T][Op]   M_x = V_x @ U_x: one gemm per tile position x, then A^T m A per tile
 // Channels are the contiguous dimension so that every transform works on 8 channels per vector
 // whatever the map size (a 4x4 map is one tile: vectorizing across tiles would not work there).
-// gemm reads each V_x in place (n = Op columns is within its read-in-place limit).
+// Up to 128 output channels gemm reads each V_x in place (its limit for an unpacked A).
 // The weight gradient: dM [36][T][Op] = A dy A^T per tile, dU_x [Cp][Op] += V_x^T @ dM_x over
 // the blocks, then dw += G^T dU G.
 #include "engine/cpu/winograd.h"
@@ -36,7 +36,7 @@ int64_t block_tiles(int64_t Op) { return Op <= 128 ? 64 : 128; }
 
 // Scratch slots (scratch.h): per thread, except kSlotFilters, which the calling thread fills
 // and every thread reads.
-constexpr int kSlotTiles = 2, kSlotProducts = 3, kSlotPlanes = 4, kSlotFilters = 5;
+constexpr int kSlotTiles = 2, kSlotProducts = 3, kSlotStrip = 4, kSlotFilters = 5;
 
 // The distance between consecutive tile positions' matrices: rows * ld plus one cache line. A
 // tile's 36 values are stored (and read back) one per matrix; at distances that are multiples of
@@ -50,7 +50,7 @@ struct Tiling {
   int64_t TH, TW, per_image;  // tiles down, across, per image
   int64_t Cp, Op;             // channels rounded up to whole vectors
   int64_t nb, blocks;         // images per block, blocks
-  int threads;                // OpenMP threads to use over blocks (1: gemm threads itself)
+  int threads;                // OpenMP threads over blocks (1: blocks in turn, each gemm threaded)
 };
 
 Tiling tiling_of(const Winograd3x3& s) {
@@ -228,7 +228,7 @@ void forward(const Winograd3x3& s, const float* x, const float* w, int64_t ldw, 
   {
     float* v = scratch<float>(kSlotTiles, kPositions * position_pitch(rows, tl.Cp));
     float* m = scratch<float>(kSlotProducts, kPositions * position_pitch(rows, tl.Op));
-    float* buf = scratch<float>(kSlotPlanes, strip_buffer(tl));
+    float* buf = scratch<float>(kSlotStrip, strip_buffer(tl));
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < tl.blocks; ++b) {
       const int64_t first = b * tl.nb, count = std::min(tl.nb, s.N - first), T = count * tl.per_image;
@@ -277,7 +277,7 @@ void winograd_backward_weight(const Winograd3x3& s, const float* x, const float*
   {
     float* v = scratch<float>(kSlotTiles, kPositions * position_pitch(rows, tl.Cp));
     float* dm = scratch<float>(kSlotProducts, kPositions * position_pitch(rows, tl.Op));
-    float* buf = scratch<float>(kSlotPlanes, strip_buffer(tl));
+    float* buf = scratch<float>(kSlotStrip, strip_buffer(tl));
     float* du = scratch<float>(kSlotFilters, kPositions * position_pitch(tl.Cp, tl.Op));  // this thread's sum
     bool any = false;
 #pragma omp for schedule(static)
