@@ -20,6 +20,8 @@
 #include <vector>
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/gemm.h"
+#include "engine/cpu/scratch.h"
+#include "engine/cpu/winograd.h"
 #include "engine/cpu/widen.h"
 
 namespace slimssl::cpu {
@@ -203,16 +205,6 @@ int64_t images_per_gemm(const ConvGeom& g) {
   return std::clamp<int64_t>((kMinColumns + g.P - 1) / g.P, 1, std::max<int64_t>(g.N, 1));
 }
 
-// A growable per-thread buffer (one per slot), so that repeated convolutions neither allocate
-// nor zero their column matrices.
-template <class T>
-T* scratch(int slot, int64_t n) {
-  thread_local std::vector<T> buffers[2];
-  auto& b = buffers[slot];
-  if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
-  return b.data();
-}
-
 // One task: `count` images from `first`, one group.
 struct Task {
   int64_t first, count, group;
@@ -234,8 +226,31 @@ const T* columns_of(const ConvGeom& g, const T* x, const Task& k, T* col, int64_
   return col;
 }
 
+// The Winograd path's description of g (winograd.h) when it can run g: a float32 3x3, stride-1,
+// undilated, ungrouped conv whose input rows are contiguous. Whether it should is winograd_pays.
+template <class T>
+bool winograd_shape(const ConvGeom& g, Winograd3x3& s) {
+  const auto& p = g.p;
+  if (!std::is_same_v<T, float> || g.kh != 3 || g.kw != 3 || p.stride_h != 1 || p.stride_w != 1 ||
+      p.dilation_h != 1 || p.dilation_w != 1 || g.G != 1 || (g.W > 1 && g.sW != 1))
+    return false;
+  s = {g.N, g.C, g.H, g.W, g.O, g.OH, g.OW, p.pad_h, p.pad_w, g.sN, g.sC, g.sH};
+  return true;
+}
+
+// Whether the data gradient of g runs by Winograd: its own conv (gy with the flipped weight,
+// padding 2 - pad) must take that path. s describes g itself.
+template <class T>
+bool winograd_data_gradient(const ConvGeom& g, Winograd3x3& s) {
+  return g.p.pad_h <= 2 && g.p.pad_w <= 2 && winograd_shape<T>(g, s) && winograd_pays(data_gradient_shape(s));
+}
+
 template <class T>
 void conv_forward(const ConvGeom& g, const T* x, const T* w, int64_t ldw, const T* bias, T* y) {
+  if constexpr (std::is_same_v<T, float>) {
+    Winograd3x3 s;
+    if (winograd_shape<T>(g, s) && winograd_pays(s)) return winograd_forward(s, x, w, ldw, bias, y);
+  }
   const int64_t nb = images_per_gemm(g), cols = nb * g.P;
   const int64_t tasks = (g.N + nb - 1) / nb * g.G;
 #pragma omp parallel if (outer_parallel(g))
@@ -309,6 +324,10 @@ std::vector<T> flipped_transposed(const ConvGeom& g, const T* w, int64_t ldw) {
 // gy (contiguous [N, O, P]).
 template <class T>
 void conv_backward_data_impl(const ConvGeom& g, const T* w, int64_t ldw, const T* gy, T* dx) {
+  if constexpr (std::is_same_v<T, float>) {
+    Winograd3x3 s;
+    if (winograd_data_gradient<T>(g, s)) return winograd_backward_data(s, gy, w, ldw, dx);
+  }
   if (data_gradient_is_conv(g)) {
     const ConvGeom t = data_gradient_geom(g);
     const std::vector<T> wt = flipped_transposed(g, w, ldw);
@@ -333,6 +352,10 @@ void conv_backward_data_impl(const ConvGeom& g, const T* w, int64_t ldw, const T
 // added into dw at the end.
 template <class T>
 void conv_backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, int64_t lddw) {
+  if constexpr (std::is_same_v<T, float>) {
+    Winograd3x3 s;
+    if (winograd_shape<T>(g, s) && winograd_pays(s, true)) return winograd_backward_weight(s, x, gy, dw, lddw);
+  }
   const int64_t nb = images_per_gemm(g), cols = nb * g.P;
   const int64_t tasks = (g.N + nb - 1) / nb * g.G;
 #pragma omp parallel if (outer_parallel(g))
