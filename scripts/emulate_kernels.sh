@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the custom CUDA kernels' sources and their [cuda] tests on the CPU, through the emulation
-# in kernels/dev/emu/ (an OS thread per CUDA thread, barriers for __syncthreads, a reference wmma,
+# in kernels/dev/emu/ (a cooperative thread per CUDA thread, barriers for __syncthreads, a reference wmma,
 # naive stand-ins for cuBLAS and the cuDNN path). For a machine without a GPU: it finds indexing,
 # ordering and layout mistakes, not races or performance. Slow: about a minute for the tests.
 #

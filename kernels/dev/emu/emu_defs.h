@@ -1,6 +1,7 @@
 // CPU emulation of the small part of CUDA the custom kernels use, so their sources (and the
-// [cuda] tests) can run on a machine without a GPU: every CUDA thread is an OS thread, blocks run
-// one after another, __syncthreads is a std::barrier over the block, warp shuffles exchange through
+// [cuda] tests) can run on a machine without a GPU: every CUDA thread is a cooperative thread
+// (fibers.h; an OS thread in the ThreadSanitizer build, SLIMSSL_EMU_OS_THREADS), blocks run one
+// after another, __syncthreads is a barrier over the block, warp shuffles exchange through
 // a per-warp slot array, and a wmma accumulator is lane-exact: each lane holds and stores only its
 // 8 of the tile's 256 elements (mma.h). It checks what it can: wmma pointer alignment and leading dimensions,
 // dynamic shared-memory limits; shared memory starts poisoned with NaN bytes before every block.
@@ -22,6 +23,7 @@
 #include <thread>
 #include <tuple>
 #include <vector>
+#include "fibers.h"
 
 #define __global__
 #define __device__
@@ -75,12 +77,18 @@ namespace emu {
   std::abort();
 }
 
+#ifdef SLIMSSL_EMU_OS_THREADS
+using Barrier = std::barrier<>;
+#else
+using Barrier = fibers::Barrier;
+#endif
+
 struct Warp {
-  std::barrier<> bar{32};
+  Barrier bar{32};
   uint64_t slots[32];
 };
 
-inline std::barrier<>* block_barrier = nullptr;
+inline Barrier* block_barrier = nullptr;
 inline std::vector<std::unique_ptr<Warp>> warps;
 inline unsigned char* dyn_smem = nullptr;
 
@@ -112,23 +120,31 @@ void run_launch(void (*kern)(KA...), dim3 grid, dim3 block, size_t smem, const s
   std::memset(dyn_smem, 0xFF, smem);
   warps.clear();
   for (unsigned w = 0; w < n / 32; ++w) warps.push_back(std::make_unique<Warp>());
-  std::barrier<> bar(n);
+  Barrier bar(n);
   block_barrier = &bar;
+  // Thread t of every block in turn, the blocks one after another.
+  auto thread_body = [&](unsigned t) {
+    for (unsigned z = 0; z < grid.z; ++z)
+      for (unsigned y = 0; y < grid.y; ++y)
+        for (unsigned x = 0; x < grid.x; ++x) {
+          blockIdx = {x, y, z};
+          std::apply(kern, targs);
+          bar.arrive_and_wait();  // the block is done
+          if (t == 0) std::memset(dyn_smem, 0xFF, smem);
+          bar.arrive_and_wait();
+        }
+  };
+#ifdef SLIMSSL_EMU_OS_THREADS
   std::vector<std::thread> ts;
   for (unsigned t = 0; t < n; ++t)
     ts.emplace_back([&, t] {
       threadIdx = {t, 0, 0};
-      for (unsigned z = 0; z < grid.z; ++z)
-        for (unsigned y = 0; y < grid.y; ++y)
-          for (unsigned x = 0; x < grid.x; ++x) {
-            blockIdx = {x, y, z};
-            std::apply(kern, targs);
-            bar.arrive_and_wait();  // the block is done
-            if (t == 0) std::memset(dyn_smem, 0xFF, smem);
-            bar.arrive_and_wait();
-          }
+      thread_body(t);
     });
   for (auto& th : ts) th.join();
+#else
+  fibers::run(n, thread_body, [](unsigned t) { threadIdx = {t, 0, 0}; });
+#endif
   block_barrier = nullptr;
 }
 
