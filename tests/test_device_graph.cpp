@@ -7,7 +7,7 @@
 
 using namespace slimssl;
 
-TEST_CASE("device graph: a replay repeats the device work; host work ran once, while capturing", "[cuda][graph]") {
+TEST_CASE("device graph: a replay repeats the device work, and host work ran only once, while capturing", "[cuda][graph]") {
   if (!testing::gpu_or_skip()) return;
   const Device gpu = Device::cuda(0);
   Tensor x = Tensor::zeros({5}).to(gpu), one = Tensor::ones({5}).to(gpu);
@@ -23,7 +23,7 @@ TEST_CASE("device graph: a replay repeats the device work; host work ran once, w
   CHECK(host_count.item<int64_t>() == 1);  // what the caller must account for (TrainStep does)
 }
 
-TEST_CASE("device graph: a read-back inside the capture fails it, naming why; the device still works",
+TEST_CASE("device graph: a read-back inside the capture fails it, naming why, and the device still works",
           "[cuda][graph]") {
   if (!testing::gpu_or_skip()) return;
   const Device gpu = Device::cuda(0);
