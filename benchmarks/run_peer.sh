@@ -28,7 +28,7 @@ fi
 export OMP_WAIT_POLICY=PASSIVE
 if [[ $MODE == cpu ]]; then
   echo "== the peer computes what slimssl computes (benchmarks/peer/check.py)"
-  OMP_NUM_THREADS=2 "$PY" benchmarks/peer/check.py --slimssl "$SLIMSSL" --config fmnist_demo --model resnet18_cifar
+  OMP_NUM_THREADS=2 "$PY" benchmarks/peer/check.py --slimssl "$SLIMSSL" --config fmnist_demo_mocov2 --model resnet18_cifar
   echo
 fi
 echo "== slimssl beside PyTorch ($MODE)"

@@ -6,7 +6,7 @@
 
 cpu: for each thread count (OMP_NUM_THREADS and torch.set_num_threads; OMP_WAIT_POLICY=PASSIVE),
   each repeat runs, alternately, slimssl and the peer on
-    step  the demo's training step (configs/fmnist_demo.json: slimmable ResNet-20 at widths
+    step  the demo's training step (configs/fmnist_demo_mocov2.json: slimmable ResNet-20 at widths
           1.0/0.5/0.25, MoCo v2 with key encoder and queue, batch 128, 28 px x 3; synthetic views)
     model ResNet-18 with the CIFAR stem, 32 px, batch 64, forward + backward (cross-entropy)
   and the table gives images per CPU-second (process CPU time, all threads: the figure that a
@@ -59,9 +59,9 @@ def cpu_mode(args):
     results = []
     workloads = {
         "step": ("demo step: ResNet-20 x3 widths, MoCo v2, b128 28px",
-                 [args.slimssl, "bench", "step", "--config", "fmnist_demo", "--json", "--steps", str(args.steps),
+                 [args.slimssl, "bench", "step", "--config", "fmnist_demo_mocov2", "--json", "--steps", str(args.steps),
                   "--warmup", "2", "data=synthetic"],
-                 [args.python, os.path.join(HERE, "bench.py"), "step", "--config", "fmnist_demo", "--json",
+                 [args.python, os.path.join(HERE, "bench.py"), "step", "--config", "fmnist_demo_mocov2", "--json",
                   "--steps", str(args.steps), "--warmup", "2"]),
         "model": ("ResNet-18 CIFAR fwd+bwd, b64 32px",
                   [args.slimssl, "bench", "model", "--model", "resnet18_cifar", "--batch", "64", "--resolution", "32",
