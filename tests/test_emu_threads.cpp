@@ -40,7 +40,7 @@ void divergent_barrier(int* out) {
 
 }  // namespace
 
-TEST_CASE("emulated threads: __syncthreads orders every thread of each block", "[emu]") {
+TEST_CASE("emulated threads: __syncthreads orders every thread of each block", "[cuda][emu]") {
   const unsigned blocks = 3, threads = 256;
   const int rounds = 2;
   std::vector<int> out(blocks * threads, -1);
@@ -54,7 +54,7 @@ TEST_CASE("emulated threads: __syncthreads orders every thread of each block", "
     }
 }
 
-TEST_CASE("emulated threads: a warp shuffle returns the partner lane's value", "[emu]") {
+TEST_CASE("emulated threads: a warp shuffle returns the partner lane's value", "[cuda][emu]") {
   for (int mask : {1, 4, 16, 31}) {
     std::vector<int> out(64, -1);
     emu::launch(&shuffle_xor, dim3(1), dim3(64), 0, nullptr, out.data(), mask);
@@ -63,7 +63,7 @@ TEST_CASE("emulated threads: a warp shuffle returns the partner lane's value", "
 }
 
 #ifndef SLIMSSL_EMU_OS_THREADS
-TEST_CASE("emulated threads: a barrier not every thread reaches stops the program, naming it", "[emu]") {
+TEST_CASE("emulated threads: a barrier not every thread reaches stops the program, naming it", "[cuda][emu]") {
   // In a child process: the emulation aborts, as a GPU would hang.
   int err[2];
   REQUIRE(pipe(err) == 0);
