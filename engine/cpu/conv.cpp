@@ -81,6 +81,8 @@ template <class T>
 SLIMSSL_KEEP_COPY_LOOP void copy_run(const T* src, int64_t n, T* dst) {
   int64_t i = 0;
   if constexpr (std::is_same_v<T, float>) {
+    // Its own vector type, not vec8.h's helpers: a function with another optimize attribute may
+    // not inline them, and a call per 8 floats would undo the point.
     typedef float vec8 __attribute__((vector_size(32)));
     for (; i + 8 <= n; i += 8) {
       vec8 v;
@@ -226,13 +228,13 @@ const T* columns_of(const ConvGeom& g, const T* x, const Task& k, T* col, int64_
   return col;
 }
 
-// The Winograd path's description of g (winograd.h) when it can run g: a float32 3x3, stride-1,
-// undilated, ungrouped conv whose input rows are contiguous. Whether it should is winograd_pays.
-template <class T>
+// The Winograd path's description of g (winograd.h) when it can run g: a 3x3, stride-1,
+// undilated, ungrouped conv whose input rows are contiguous (the callers add: float32). Whether
+// it should is winograd_pays.
 bool winograd_shape(const ConvGeom& g, Winograd3x3& s) {
   const auto& p = g.p;
-  if (!std::is_same_v<T, float> || g.kh != 3 || g.kw != 3 || p.stride_h != 1 || p.stride_w != 1 ||
-      p.dilation_h != 1 || p.dilation_w != 1 || g.G != 1 || (g.W > 1 && g.sW != 1))
+  if (g.kh != 3 || g.kw != 3 || p.stride_h != 1 || p.stride_w != 1 || p.dilation_h != 1 || p.dilation_w != 1 ||
+      g.G != 1 || (g.W > 1 && g.sW != 1))
     return false;
   s = {g.N, g.C, g.H, g.W, g.O, g.OH, g.OW, p.pad_h, p.pad_w, g.sN, g.sC, g.sH};
   return true;
@@ -240,16 +242,15 @@ bool winograd_shape(const ConvGeom& g, Winograd3x3& s) {
 
 // Whether the data gradient of g runs by Winograd: its own conv (gy with the flipped weight,
 // padding 2 - pad) must take that path. s describes g itself.
-template <class T>
 bool winograd_data_gradient(const ConvGeom& g, Winograd3x3& s) {
-  return g.p.pad_h <= 2 && g.p.pad_w <= 2 && winograd_shape<T>(g, s) && winograd_pays(data_gradient_shape(s));
+  return g.p.pad_h <= 2 && g.p.pad_w <= 2 && winograd_shape(g, s) && winograd_pays(data_gradient_shape(s));
 }
 
 template <class T>
 void conv_forward(const ConvGeom& g, const T* x, const T* w, int64_t ldw, const T* bias, T* y) {
   if constexpr (std::is_same_v<T, float>) {
     Winograd3x3 s;
-    if (winograd_shape<T>(g, s) && winograd_pays(s)) return winograd_forward(s, x, w, ldw, bias, y);
+    if (winograd_shape(g, s) && winograd_pays(s)) return winograd_forward(s, x, w, ldw, bias, y);
   }
   const int64_t nb = images_per_gemm(g), cols = nb * g.P;
   const int64_t tasks = (g.N + nb - 1) / nb * g.G;
@@ -326,7 +327,7 @@ template <class T>
 void conv_backward_data_impl(const ConvGeom& g, const T* w, int64_t ldw, const T* gy, T* dx) {
   if constexpr (std::is_same_v<T, float>) {
     Winograd3x3 s;
-    if (winograd_data_gradient<T>(g, s)) return winograd_backward_data(s, gy, w, ldw, dx);
+    if (winograd_data_gradient(g, s)) return winograd_backward_data(s, gy, w, ldw, dx);
   }
   if (data_gradient_is_conv(g)) {
     const ConvGeom t = data_gradient_geom(g);
@@ -354,7 +355,7 @@ template <class T>
 void conv_backward_weight_impl(const ConvGeom& g, const T* x, const T* gy, T* dw, int64_t lddw) {
   if constexpr (std::is_same_v<T, float>) {
     Winograd3x3 s;
-    if (winograd_shape<T>(g, s) && winograd_pays(s, true)) return winograd_backward_weight(s, x, gy, dw, lddw);
+    if (winograd_shape(g, s) && winograd_pays(s, true)) return winograd_backward_weight(s, x, gy, dw, lddw);
   }
   const int64_t nb = images_per_gemm(g), cols = nb * g.P;
   const int64_t tasks = (g.N + nb - 1) / nb * g.G;

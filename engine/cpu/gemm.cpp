@@ -18,6 +18,7 @@
 // float64 (gradchecks on tiny shapes) uses the plain reference below, which is also the yardstick
 // the tests and the benchmark hold the blocked path to.
 #include "engine/cpu/gemm.h"
+#include "engine/cpu/vec8.h"
 #include "engine/error.h"
 #include <algorithm>
 #include <cstdlib>
@@ -107,16 +108,6 @@ void pack_b_sliver(const float* b, int64_t ldb, bool tb, int64_t j0, int64_t nr,
     }
   }
 }
-
-// Eight floats as one value: GCC's generic vector extension, lowered to a ymm register under
-// -march=x86-64-v3 (plain loops over acc[6][16] made GCC's SLP vectorizer shuffle and spill).
-typedef float vec8 __attribute__((vector_size(32)));
-inline vec8 load8(const float* p) {
-  vec8 v;
-  std::memcpy(&v, p, sizeof v);  // unaligned load
-  return v;
-}
-inline void store8(float* p, vec8 v) { std::memcpy(p, &v, sizeof v); }
 
 // C[0:mr, 0:nr] = alpha * (A sliver . B sliver) + beta * C, reading A(i, p) = a[i * a_rs + p * a_ks]
 // and row p of B at b + p * b_ks: a packed sliver (a_rs = 1, a_ks = MR; b_ks = NR) or, when

@@ -22,10 +22,6 @@
 namespace slimssl::cpu {
 namespace {
 
-using winograd::load8;
-using winograd::store8;
-using winograd::vec8;
-
 constexpr int kPositions = 36;  // the 6x6 tile positions, one gemm each
 constexpr int64_t kLanes = 8;
 // Tiles per block (rounded up to whole images): enough rows for each position's gemm to pay for

@@ -17,17 +17,9 @@
 // stride rs, so one helper serves both passes.
 #pragma once
 #include <cstdint>
-#include <cstring>
+#include "engine/cpu/vec8.h"
 
 namespace slimssl::cpu::winograd {
-
-typedef float vec8 __attribute__((vector_size(32)));
-inline vec8 load8(const float* p) {
-  vec8 v;
-  std::memcpy(&v, p, sizeof v);  // unaligned: the buffers are plain float arrays
-  return v;
-}
-inline void store8(float* p, vec8 v) { std::memcpy(p, &v, sizeof v); }
 
 // r = B^T d (six values to six).
 inline void input_1d(const vec8* d, int s, vec8* r, int rs) {
