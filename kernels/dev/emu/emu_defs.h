@@ -23,6 +23,7 @@
 #include <thread>
 #include <tuple>
 #include <vector>
+#include "emu_die.h"
 #include "fibers.h"
 
 #define __global__
@@ -71,11 +72,6 @@ inline int __float_as_int(float f) {
 }
 
 namespace emu {
-
-[[noreturn]] inline void die(const char* what) {
-  std::fprintf(stderr, "emu: %s\n", what);
-  std::abort();
-}
 
 #ifdef SLIMSSL_EMU_OS_THREADS
 using Barrier = std::barrier<>;

@@ -14,11 +14,10 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <vector>
+#include "emu_die.h"
 
 namespace emu::fibers {
 
@@ -39,11 +38,6 @@ inline uint64_t events = 0;  // arrivals, openings, completions: what makes a ro
 inline const std::function<void(unsigned)>* body = nullptr;
 inline bool running = false;
 
-[[noreturn]] inline void fail(const char* what) {
-  std::fprintf(stderr, "emu: %s\n", what);
-  std::abort();
-}
-
 // Back to the scheduler; resumes when this thread's turn comes again.
 inline void yield() { swapcontext(&pool[current]->ctx, &scheduler); }
 
@@ -51,7 +45,7 @@ inline void entry() {
   try {
     (*body)(current);
   } catch (...) {
-    fail("a kernel thread threw an exception");
+    die("a kernel thread threw an exception");
   }
   pool[current]->done = true;
   ++events;
@@ -62,13 +56,13 @@ inline void entry() {
 // switch to thread t (it sets threadIdx). Returns when all n have returned.
 template <class OnResume>
 void run(unsigned n, const std::function<void(unsigned)>& f, OnResume on_resume) {
-  if (running) fail("a kernel launched from inside a kernel");
+  if (running) die("a kernel launched from inside a kernel");
   running = true;
   body = &f;
   while (pool.size() < n) {
     auto fb = std::make_unique<Fiber>();
     fb->stack = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (fb->stack == MAP_FAILED) fail("cannot map a thread stack");
+    if (fb->stack == MAP_FAILED) die("cannot map a thread stack");
     pool.push_back(std::move(fb));
   }
   for (unsigned t = 0; t < n; ++t) {
@@ -91,7 +85,7 @@ void run(unsigned n, const std::function<void(unsigned)>& f, OnResume on_resume)
       if (pool[t]->done) --live;
     }
     if (live > 0 && events == before)
-      fail("deadlock: a barrier (__syncthreads or a warp shuffle) that not every thread of its block or warp reaches");
+      die("deadlock: a barrier (__syncthreads or a warp shuffle) that not every thread of its block or warp reaches");
   }
   running = false;
 }
