@@ -136,6 +136,7 @@ bool TrainStep::graph_step(const Tensor& v1, const Tensor& v2, double epoch, int
     graph_.reset();
     graph_loss_ = StepLoss();
     graph_in1_ = graph_in2_ = Tensor();
+    graph_host_counts_.clear();
   }
   if (graph_) {
     graph_in1_.copy_(v1);
