@@ -342,6 +342,26 @@ TEST_CASE("charts render to valid PNG and SVG files, and an HTML page lists them
   CHECK(!fs::exists(dir / "lines.png.tmp"));
 }
 
+TEST_CASE("a vertical line's label stays inside the frame", "[plot]") {
+  // Right of its line where it fits; a line near the right edge gets its label on its left.
+  LineChart ch = sample_lines();
+  ch.vlines = {{20, "slow start ends"}, {98, "late line label"}};
+  SvgCanvas canvas(960, 600);
+  draw(canvas, ch);
+  const std::string svg = canvas.document();
+  auto anchor_of = [&](const std::string& label) {
+    size_t at = svg.find(">" + label + "</text>");
+    REQUIRE(at != std::string::npos);
+    size_t open = svg.rfind("<text", at);
+    std::string tag = svg.substr(open, at - open);
+    size_t a = tag.find("text-anchor=\"");
+    REQUIRE(a != std::string::npos);
+    return tag.substr(a + 13, tag.find('"', a + 13) - (a + 13));
+  };
+  CHECK(anchor_of("slow start ends") == "start");
+  CHECK(anchor_of("late line label") == "end");
+}
+
 TEST_CASE("plot errors name the problem", "[plot]") {
   CHECK_THROWS_WITH(save(sample_lines(), "figure.jpg"), Catch::Contains("figure.jpg") && Catch::Contains(".png or .svg"));
   Heatmap h = sample_heatmap();

@@ -165,7 +165,11 @@ void draw(Canvas& c, const LineChart& ch) {
     double px = f.px(ax, x);
     if (px < f.left || px > f.right()) continue;
     c.line(px, f.top, px, f.bottom(), {120, 120, 120}, 1.5, true);
-    if (!label.empty()) c.text(px + 4, f.top + 12, label, kLabelSize, {90, 90, 90}, Anchor::Start);
+    if (label.empty()) continue;
+    // Right of the line, unless the label would run past the frame: then left of it.
+    const bool fits_right = px + 4 + text_width(label, kLabelSize) <= f.right();
+    c.text(fits_right ? px + 4 : px - 4, f.top + 12, label, kLabelSize, {90, 90, 90},
+           fits_right ? Anchor::Start : Anchor::End);
   }
   for (size_t i = 0; i < ch.series.size(); ++i)
     draw_curve(c, f, ax, ay, ch.series[i], ch.series[i].color.value_or(category_color(i)));
