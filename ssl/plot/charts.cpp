@@ -29,6 +29,13 @@ double legend_width(const std::vector<LegendEntry>& entries) {
   return w + 48;
 }
 
+// A label beside the mark at x: starting `gap` right of it, or ending `gap` left of it where it
+// would leave the frame (a mark near the right edge).
+void label_beside(Canvas& c, const Frame& f, double x, double gap, double y, const std::string& label, Color color) {
+  if (x + gap + text_width(label, kLabelSize) > f.right()) c.text(x - gap, y, label, kLabelSize, color, Anchor::End);
+  else c.text(x + gap, y, label, kLabelSize, color, Anchor::Start);
+}
+
 // A boxed legend with its top-left corner at (x, y).
 void draw_legend(Canvas& c, double x, double y, const std::vector<LegendEntry>& entries) {
   if (entries.empty()) return;
@@ -165,11 +172,7 @@ void draw(Canvas& c, const LineChart& ch) {
     double px = f.px(ax, x);
     if (px < f.left || px > f.right()) continue;
     c.line(px, f.top, px, f.bottom(), {120, 120, 120}, 1.5, true);
-    if (label.empty()) continue;
-    // Right of the line, unless the label would run past the frame: then left of it.
-    const bool fits_right = px + 4 + text_width(label, kLabelSize) <= f.right();
-    c.text(fits_right ? px + 4 : px - 4, f.top + 12, label, kLabelSize, {90, 90, 90},
-           fits_right ? Anchor::Start : Anchor::End);
+    if (!label.empty()) label_beside(c, f, px, 4, f.top + 12, label, {90, 90, 90});
   }
   for (size_t i = 0; i < ch.series.size(); ++i)
     draw_curve(c, f, ax, ay, ch.series[i], ch.series[i].color.value_or(category_color(i)));
@@ -226,11 +229,8 @@ void draw(Canvas& c, const ScatterChart& ch) {
     double px = f.px(ax, ch.x[i]), py = f.py(ay, ch.y[i]);
     c.circle(px, py, ch.radius + 5, kBlack);
     c.circle(px, py, ch.radius + 3, color_of(i));
-    if (label.empty()) continue;
-    // Right of the point, or left of it where the label would leave the frame.
-    double lx = px + ch.radius + 9, ly = std::clamp(py - 12, f.top + 10, f.bottom() - 10);
-    if (lx + text_width(label, kLabelSize) > f.right()) c.text(px - ch.radius - 9, ly, label, kLabelSize, kBlack, Anchor::End);
-    else c.text(lx, ly, label, kLabelSize, kBlack, Anchor::Start);
+    if (!label.empty())
+      label_beside(c, f, px, ch.radius + 9, std::clamp(py - 12, f.top + 10, f.bottom() - 10), label, kBlack);
   }
   if (by_class) draw_legend(c, f.right() + 16, f.top, legend);
   if (by_value)
